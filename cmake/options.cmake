@@ -1,0 +1,17 @@
+# All build switches of smtp-harness.
+get_directory_property(_smtph_has_parent PARENT_DIRECTORY)
+if(_smtph_has_parent)
+  set(_smtph_top OFF)
+else()
+  set(_smtph_top ON)
+endif()
+
+option(SMTPH_TESTS "Build the GoogleTest suites and register them with CTest" ${_smtph_top})
+option(SMTPH_TOOLS "Build the smtp-harness CLI (needs Asio, OpenSSL, CLI11, fmt, nlohmann-json)" ON)
+option(SMTPH_BENCHMARKS "Build the Google Benchmark programs in core/bench" OFF)
+option(SMTPH_FUZZ "Build the fuzz targets with -fsanitize=fuzzer (clang only)" OFF)
+option(SMTPH_FUZZ_LINKMAIN "Link a replay main into each fuzz target (corpus replay as CTest cases)" ON)
+set(SMTPH_FUZZ_LDFLAGS "" CACHE STRING "Linker flags for fuzz targets, e.g. $LIB_FUZZING_ENGINE (OSS-Fuzz)")
+option(SMTPH_SANITIZE "Build everything with AddressSanitizer + UndefinedBehaviorSanitizer" OFF)
+option(SMTPH_DEVELOPMENT_CHECKS "Enable SMTPH_ASSERT internal consistency checks" OFF)
+option(SMTPH_WERROR "Treat compiler warnings as errors" OFF)

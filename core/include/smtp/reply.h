@@ -1,0 +1,90 @@
+/// @file reply.h
+/// @brief RFC 5321 §4.2 replies and the incremental ReplyParser.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "smtp/enhanced_status.h"
+#include "smtp/error.h"
+#include "smtp/leniency.h"
+#include "smtp/limits.h"
+#include "smtp/line_framer.h"
+
+namespace smtp {
+
+struct Reply {
+  std::uint16_t code = 0;                  ///< RFC 5321 §4.2; same on every line (§4.2.1)
+  /// Enhanced status of the first line (RFC 2034), when present and well-formed.
+  std::optional<EnhancedStatus> enhanced;
+  /// Text of each line after "NNN-" / "NNN " (empty for a bare "NNN"), enhanced code included.
+  std::vector<std::string> lines;
+  std::uint64_t offset = 0;                ///< stream offset of the reply's first byte
+  std::uint64_t wire_size = 0;             ///< octets on the wire incl. every CRLF
+  /// Non-fatal findings in an otherwise usable reply: enhanced status inconsistent across lines
+  /// or with the basic code, tolerances that fired. Fatal ones stop the parser (see failed()).
+  std::vector<Diagnostic> findings;
+
+  [[nodiscard]] bool is_multiline() const noexcept { return lines.size() > 1; }
+  [[nodiscard]] int klass() const noexcept { return code / 100; }
+  /// The wire form: "NNN-text\r\n" ... "NNN text\r\n".
+  [[nodiscard]] std::string serialize() const;
+};
+
+/// Build a reply from code, optional enhanced status and text lines (for servers and tests).
+/// When `enhanced` is set, every line is prefixed with it (RFC 2034 §4).
+[[nodiscard]] Reply make_reply(std::uint16_t code, std::vector<std::string> lines,
+                               std::optional<EnhancedStatus> enhanced = std::nullopt);
+
+/// Incremental reply parser.
+///
+/// Strict grammar (RFC 5321 §4.2): Reply-line = *( Reply-code "-" [ textstring ] CRLF )
+///                                  Reply-code [ SP textstring ] CRLF
+/// Checks: 3 digits, first 2-5 and second 0-5 (§4.2.1), the same code on every line, a line
+/// limit (Limits::reply_line, 512), Limits::reply_lines lines per reply, CRLF only, no NUL.
+/// Any of these stops the parser: failed() turns true and diagnostic() says what and where,
+/// until reset(). Enhanced status problems are findings in the Reply instead.
+class ReplyParser {
+ public:
+  explicit ReplyParser(Limits limits = {}, Leniency lenient = {});
+
+  void feed(std::string_view bytes);
+  /// Peer closed. A partial reply pending becomes an unexpected_eof error.
+  void feed_eof();
+  /// Next complete reply; nullopt when more input is needed or when failed().
+  [[nodiscard]] std::optional<Reply> next();
+
+  [[nodiscard]] bool failed() const noexcept { return failed_; }
+  [[nodiscard]] const Diagnostic& diagnostic() const noexcept { return diag_; }
+  /// True when a reply has started but is not complete.
+  [[nodiscard]] bool in_reply() const noexcept { return !partial_.lines.empty(); }
+  /// Bytes fed and not yet consumed (after a 220 to STARTTLS: the injected plaintext).
+  [[nodiscard]] std::string_view buffered() const noexcept { return framer_.buffered(); }
+  void discard_buffered() noexcept { framer_.discard(framer_.buffered().size()); }
+  [[nodiscard]] std::uint64_t offset() const noexcept { return framer_.offset(); }
+  [[nodiscard]] const ToleranceLog& tolerances() const noexcept { return framer_.tolerances(); }
+  void reset();
+
+ private:
+  Limits limits_;
+  Leniency lenient_;
+  LineFramer framer_;
+  Reply partial_;
+  bool failed_ = false;
+  Diagnostic diag_;
+};
+
+/// Parse one whole reply from `bytes` (for `smtp-harness parse reply --jsonl` and tests).
+/// `rest` receives the number of octets consumed.
+struct ReplyParseResult {
+  std::optional<Reply> reply;          ///< set when a complete, valid reply was found
+  std::vector<Diagnostic> errors;      ///< fatal diagnostic (if any) + the reply's findings
+  std::size_t consumed = 0;
+};
+[[nodiscard]] ReplyParseResult parse_reply(std::string_view bytes, Limits limits = {},
+                                           Leniency lenient = {});
+
+}  // namespace smtp

@@ -64,6 +64,7 @@ const char* to_string(Tolerance t) noexcept {
     case Tolerance::bare_cr: return "bare_cr";
     case Tolerance::nul: return "nul";
     case Tolerance::long_line: return "long_line";
+    case Tolerance::space_after_colon: return "space_after_colon";
     case Tolerance::count_: break;
   }
   return "unknown_tolerance";

@@ -62,9 +62,26 @@ struct Capabilities {
 
 /// Parse the capabilities of a 250 reply to EHLO. A non-250 reply yields an empty list and a
 /// finding. Never throws on input.
+///
+/// Findings (offsets relative to the reply's first byte, counting every line as "250-" + text
+/// + CR LF): bad_domain when the first line does not start with a Domain or address literal;
+/// bad_capability for an empty ehlo-line (e.g. smtp-sink's final "250 "), an extra SP, a
+/// keyword that is not (ALPHA / DIGIT) *(ALPHA / DIGIT / "-"), a parameter outside %d33-126,
+/// and parameters the registered keyword does not allow (SIZE: at most one number; AUTH: SASL
+/// mechanism names; LIMITS: limit-name-value list, numeric MAILMAX / RCPTMAX / RCPTDOMAINMAX;
+/// DELIVERBY: at most 9 digits; MT-PRIORITY: at most one name; none at all for PIPELINING,
+/// 8BITMIME, SMTPUTF8, CHUNKING, BINARYMIME, DSN, ENHANCEDSTATUSCODES, STARTTLS, ETRN, ATRN,
+/// REQUIRETLS); duplicate_capability for a keyword advertised again. Every line with a keyword
+/// stays in `list` (malformed or duplicate ones too; find() returns the first). The legacy
+/// "AUTH=PLAIN LOGIN" line of old servers is kept as the unknown keyword "AUTH=PLAIN", is not
+/// merged into AUTH and is not reported.
+/// @see RFC 5321 §4.1.1.1, RFC 1870, RFC 4954, RFC 9422, RFC 2852, RFC 6710
 [[nodiscard]] Capabilities parse_ehlo(const Reply& reply);
 
-/// Serialise capabilities into a 250 multi-line reply (domain + greeting on the first line).
+/// Serialise capabilities into a 250 multi-line reply (domain + greeting on the first line,
+/// then one "KEYWORD param..." line per capability); wire_size is set, offset is 0.
+/// parse_ehlo(make_ehlo_reply(c)).list == c.list for well-formed capabilities.
+/// @see RFC 5321 §4.1.1.1
 [[nodiscard]] Reply make_ehlo_reply(const Capabilities& caps);
 
 }  // namespace smtp

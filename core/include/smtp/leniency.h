@@ -14,6 +14,9 @@ enum class Tolerance : std::uint8_t {
   bare_cr,         ///< RISK: smuggling. A bare CR inside a line is kept as data, not an error.
   nul,             ///< A NUL byte inside a line is kept as data, not an error.
   long_line,       ///< A line over its RFC limit (up to Limits::line_buffer_cap) is accepted.
+  /// "MAIL FROM: <a@b>" / "RCPT TO: <a@b>": SP after the colon (RFC 5321 §4.1.2 allows none;
+  /// many clients send it). Accepted as if absent.
+  space_after_colon,
   count_           ///< number of tolerances (not a tolerance)
 };
 

@@ -56,11 +56,15 @@ class ReplyParser {
   void feed_eof();
   /// Next complete reply; nullopt when more input is needed or when failed().
   [[nodiscard]] std::optional<Reply> next();
+  /// Same as next(), into `out`, reusing the capacity of its strings and vectors (no
+  /// allocation per line in the steady state when the caller passes the same Reply back).
+  /// Returns false (leaving `out` unspecified but valid) when more input is needed or failed().
+  [[nodiscard]] bool next(Reply& out);
 
   [[nodiscard]] bool failed() const noexcept { return failed_; }
   [[nodiscard]] const Diagnostic& diagnostic() const noexcept { return diag_; }
   /// True when a reply has started but is not complete.
-  [[nodiscard]] bool in_reply() const noexcept { return !partial_.lines.empty(); }
+  [[nodiscard]] bool in_reply() const noexcept { return used_ != 0; }
   /// Bytes fed and not yet consumed (after a 220 to STARTTLS: the injected plaintext).
   [[nodiscard]] std::string_view buffered() const noexcept { return framer_.buffered(); }
   void discard_buffered() noexcept { framer_.discard(framer_.buffered().size()); }
@@ -69,10 +73,31 @@ class ReplyParser {
   void reset();
 
  private:
+  void take_clean_lines();
+  void finish(Reply& out);
+  void out_of_input(Reply& out);
+  void finish_batch(const char* begin, const char* p, std::size_t n, bool last);
+  void add_line(Reply& r, std::string_view body);
+  bool consume(const Line& line);
+  bool consume_text(std::string_view text, std::uint64_t offset, std::uint64_t wire_size,
+                    bool clean_text);
+  bool fail_line(std::string_view text, std::uint64_t offset);
+  bool check_framing(const Line& line);
+  void check_text(std::string_view body, std::uint64_t body_offset);
+  void check_enhanced(std::string_view body, std::uint64_t body_offset, bool first);
+  void note_enhanced(int what, std::string_view body, std::uint64_t body_offset,
+                     EnhancedStatus st);
+  void fail(errc code, std::uint64_t offset, std::string reason);
+  void recycle_partial() noexcept;
+
   Limits limits_;
   Leniency lenient_;
   LineFramer framer_;
-  Reply partial_;
+  Reply partial_;                   // the reply being assembled: lines [0, used_) so far;
+  std::size_t used_ = 0;            // lines [used_, size) are spare strings to reuse
+  std::vector<std::string> spare_;  // more line strings kept for their capacity
+  Reply* cur_ = &partial_;          // during next(): the reply being built (caller's or partial_)
+  bool complete_ = false;           // partial_ holds a whole reply
   bool failed_ = false;
   Diagnostic diag_;
 };

@@ -83,6 +83,17 @@ std::optional<Line> LineFramer::next_line() noexcept {
   const char* p = b + scanned_;
   auto off = [&](const char* q) { return base_offset_ + static_cast<std::uint64_t>(q - base); };
 
+  // Tolerances fire when a line is handed out, from the offsets it carries, so the log is the
+  // same whatever the chunking (bytes scanned past a cut point never count).
+  auto record_kept = [&](const Line& line) {
+    if (line.bare_cr_at != kNoOffset && lenient_.allows(Tolerance::bare_cr)) {
+      fired_.record(Tolerance::bare_cr, line.bare_cr_at);
+    }
+    if (line.nul_at != kNoOffset && lenient_.allows(Tolerance::nul)) {
+      fired_.record(Tolerance::nul, line.nul_at);
+    }
+  };
+
   auto emit = [&](const char* text_end, std::size_t wire, LineEnding ending) {
     Line line;
     line.text = std::string_view(b, static_cast<std::size_t>(text_end - b));
@@ -96,6 +107,7 @@ std::optional<Line> LineFramer::next_line() noexcept {
     if (line.over_limit && ending != LineEnding::cut) {
       fired_.record(Tolerance::long_line, line.offset);
     }
+    record_kept(line);
     pos_ = static_cast<std::size_t>(b - base) + wire;
     scanned_ = 0;
     bare_lf_at_ = bare_cr_at_ = nul_at_ = kNoOffset;
@@ -115,6 +127,7 @@ std::optional<Line> LineFramer::next_line() noexcept {
     line.bare_lf_at = keep(bare_lf_at_);
     line.bare_cr_at = keep(bare_cr_at_);
     line.nul_at = keep(nul_at_);
+    record_kept(line);
     pos_ = static_cast<std::size_t>(limit_end - base);
     discard_after_cr_ = limit_end[-1] == '\r';
     discarding_ = true;
@@ -135,7 +148,6 @@ std::optional<Line> LineFramer::next_line() noexcept {
         return emit(p, wire, LineEnding::crlf);
       }
       if (bare_cr_at_ == kNoOffset) bare_cr_at_ = off(p);
-      if (lenient_.allows(Tolerance::bare_cr)) fired_.record(Tolerance::bare_cr, off(p));
       ++p;
     } else if (c == '\n') {
       if (accept_lf) {
@@ -148,7 +160,6 @@ std::optional<Line> LineFramer::next_line() noexcept {
       ++p;
     } else {
       if (nul_at_ == kNoOffset) nul_at_ = off(p);
-      if (lenient_.allows(Tolerance::nul)) fired_.record(Tolerance::nul, off(p));
       ++p;
     }
   }

@@ -49,6 +49,12 @@ auto runner(std::size_t limit, Leniency len = {}, bool eof = true) {
       f.feed_eof();
       while (auto l = f.next_line()) log += describe(*l) + "\n";
     }
+    for (auto t : {Tolerance::bare_lf, Tolerance::bare_cr, Tolerance::nul, Tolerance::long_line}) {
+      if (f.tolerances().fired(t)) {
+        log += std::string("fired ") + to_string(t) + "@" +
+               std::to_string(f.tolerances().first_offset(t)) + "\n";
+      }
+    }
     return log;
   };
 }
@@ -81,13 +87,22 @@ TEST(LineFramer, BareLfEndsLineWhenTolerated) {
   EXPECT_EQ(b->ending, LineEnding::crlf);
   EXPECT_TRUE(f.tolerances().fired(Tolerance::bare_lf));
   EXPECT_EQ(f.tolerances().first_offset(Tolerance::bare_lf), 1u);
-  check("A\nB\r\n", "off=0 wire=2 lf 'A'\noff=2 wire=3 crlf 'B'\n", 512,
+  check("A\nB\r\n", "off=0 wire=2 lf 'A'\noff=2 wire=3 crlf 'B'\nfired bare_lf@1\n", 512,
         Leniency{}.allow(Tolerance::bare_lf));
 }
 
 TEST(LineFramer, BareCrAndNulReported) {
   using namespace std::string_view_literals;
   check("a\rb\0c\r\n"sv, "off=0 wire=7 crlf 'a\\rb\\x00c' cr@1 nul@3\n");
+}
+
+TEST(LineFramer, TolerancesPastACutNeverFire) {
+  using namespace std::string_view_literals;
+  const auto len = Leniency{}.allow(Tolerance::bare_cr).allow(Tolerance::nul);
+  check("12345678\r9\0\r\nOK\r\n"sv, "off=0 wire=9 cut '12345678' over\noff=13 wire=4 crlf 'OK'\n",
+        8, len);
+  check("a\rb\0\r\n"sv, "off=0 wire=6 crlf 'a\\rb\\x00' cr@1 nul@3\nfired bare_cr@1\nfired nul@3\n",
+        8, len);
 }
 
 TEST(LineFramer, CrCrLf) { check("abc\r\r\n", "off=0 wire=6 crlf 'abc\\r' cr@3\n"); }

@@ -194,7 +194,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     SMTPH_FUZZ_CHECK(c.offset <= input.size() && c.wire_size <= input.size() - c.offset + 1);
     next_offset = c.offset + c.wire_size;
     const std::string_view wire = input.substr(c.offset, c.wire_size);
-    contiguous = !wire.empty() && wire.back() == '\n';
+    contiguous = (wire.size() >= 2 && wire.substr(wire.size() - 2) == "\r\n") ||
+                 (!wire.empty() && wire.back() == '\n' &&
+                  opt.lenient.allows(smtp::Tolerance::bare_lf));
     SMTPH_FUZZ_CHECK(std::is_sorted(
         c.errors.begin(), c.errors.end(),
         [](const smtp::Diagnostic& a, const smtp::Diagnostic& b) { return a.offset < b.offset; }));

@@ -88,12 +88,18 @@ bool rcpt_param_advertised(const Param& p, const Capabilities* caps) {
 
 std::uint16_t assumed_success(Verb v) noexcept {
   switch (v) {
-    case Verb::data: return 354;
-    case Verb::starttls: return 220;
-    case Verb::auth: return 235;
-    case Verb::quit: return 221;
-    case Verb::help: return 214;
-    default: return 250;
+    case Verb::data:
+      return 354;
+    case Verb::starttls:
+      return 220;
+    case Verb::auth:
+      return 235;
+    case Verb::quit:
+      return 221;
+    case Verb::help:
+      return 214;
+    default:
+      return 250;
   }
 }
 
@@ -124,7 +130,9 @@ void ClientSession::project(Phase& p, SessionFlags& f, const Item& it) const {
     p = np;
   };
   switch (it.to) {
-    case ReplyTo::greeting: step(ReplyTo::greeting, Verb::unknown, 220); break;
+    case ReplyTo::greeting:
+      step(ReplyTo::greeting, Verb::unknown, 220);
+      break;
     case ReplyTo::command:
       step(ReplyTo::command, it.verb, assumed_success(it.verb), it.declared_binarymime);
       if (it.verb == Verb::data) step(ReplyTo::data_end, Verb::unknown, 250);
@@ -133,12 +141,19 @@ void ClientSession::project(Phase& p, SessionFlags& f, const Item& it) const {
         f = flags_after_tls();
       }
       break;
-    case ReplyTo::data_end: step(ReplyTo::data_end, Verb::unknown, 250); break;
+    case ReplyTo::data_end:
+      step(ReplyTo::data_end, Verb::unknown, 250);
+      break;
     case ReplyTo::bdat:
-    case ReplyTo::bdat_last: step(it.to, Verb::bdat, 250); break;
-    case ReplyTo::sasl: step(ReplyTo::sasl, Verb::auth, 235); break;
+    case ReplyTo::bdat_last:
+      step(it.to, Verb::bdat, 250);
+      break;
+    case ReplyTo::sasl:
+      step(ReplyTo::sasl, Verb::auth, 235);
+      break;
     case ReplyTo::raw:
-    case ReplyTo::count_: break;
+    case ReplyTo::count_:
+      break;
   }
 }
 
@@ -169,11 +184,21 @@ std::error_code ClientSession::check_allowed(const Command& c) const {
     const Capabilities* caps = caps_ ? &*caps_ : nullptr;
     bool ok = true;
     switch (c.verb) {
-      case Verb::bdat: ok = caps != nullptr && caps->chunking(); break;
-      case Verb::starttls: ok = caps != nullptr && caps->starttls(); break;
-      case Verb::auth: ok = caps != nullptr && caps->auth(c.mechanism); break;
-      case Verb::etrn: ok = caps != nullptr && caps->etrn(); break;
-      case Verb::atrn: ok = caps != nullptr && caps->atrn(); break;
+      case Verb::bdat:
+        ok = caps != nullptr && caps->chunking();
+        break;
+      case Verb::starttls:
+        ok = caps != nullptr && caps->starttls();
+        break;
+      case Verb::auth:
+        ok = caps != nullptr && caps->auth(c.mechanism);
+        break;
+      case Verb::etrn:
+        ok = caps != nullptr && caps->etrn();
+        break;
+      case Verb::atrn:
+        ok = caps != nullptr && caps->atrn();
+        break;
       case Verb::rcpt:
         for (const Param& prm : c.params) ok &= rcpt_param_advertised(prm, caps);
         break;
@@ -193,13 +218,15 @@ std::error_code ClientSession::queue_command(std::string line, Item item) {
   CommandOptions opt;
   opt.limits = config_.limits;
   opt.smtputf8 = config_.smtputf8;
-  if (item.verb == Verb::auth) opt.limits.command_line = std::max<std::size_t>(opt.limits.command_line, 12288);
+  if (item.verb == Verb::auth)
+    opt.limits.command_line = std::max<std::size_t>(opt.limits.command_line, 12288);
   Command c = parse_command_line(line, opt);
   if (!c.ok() || c.verb != item.verb) return err(errc::invalid_argument);
   if (auto ec = check_allowed(c)) return ec;
   if (is_mail_like(c.verb)) {
     const Param* body = c.param("BODY");
-    item.declared_binarymime = body != nullptr && body->value && iequals(*body->value, "BINARYMIME");
+    item.declared_binarymime =
+        body != nullptr && body->value && iequals(*body->value, "BINARYMIME");
   }
   if (item.verb != Verb::auth) item.ends_group = ends_pipeline_group(c.verb);
   if (item.redacted && c.initial_response) {
@@ -438,9 +465,12 @@ void ClientSession::send_raw(std::string_view bytes, std::size_t expected_replie
 
 bool ClientSession::pipelining_active() const noexcept {
   switch (config_.pipelining) {
-    case PipelineMode::always: return true;
-    case PipelineMode::never: return false;
-    case PipelineMode::rfc2920: return caps_ && caps_->pipelining();
+    case PipelineMode::always:
+      return true;
+    case PipelineMode::never:
+      return false;
+    case PipelineMode::rfc2920:
+      return caps_ && caps_->pipelining();
   }
   return false;
 }
@@ -683,7 +713,7 @@ void ClientSession::on_reply(Reply& r) {
     ev.to = ReplyTo::raw;
     ev.solicited = false;
     const Outcome o = outcome_of(code);
-    ev.kind = o == Outcome::success ? ReplyKind::success
+    ev.kind = o == Outcome::success        ? ReplyKind::success
               : o == Outcome::intermediate ? ReplyKind::intermediate
                                            : ReplyKind::error;
     ev.reply = std::move(r);
@@ -709,14 +739,25 @@ void ClientSession::on_reply(Reply& r) {
 
   const ReplyRow* row = nullptr;
   switch (it.to) {
-    case ReplyTo::greeting: row = &greeting_row(); break;
-    case ReplyTo::command: row = &reply_row(it.verb); break;
-    case ReplyTo::data_end: row = &data_end_row(); break;
+    case ReplyTo::greeting:
+      row = &greeting_row();
+      break;
+    case ReplyTo::command:
+      row = &reply_row(it.verb);
+      break;
+    case ReplyTo::data_end:
+      row = &data_end_row();
+      break;
     case ReplyTo::bdat:
-    case ReplyTo::bdat_last: row = &reply_row(Verb::bdat); break;
-    case ReplyTo::sasl: row = &reply_row(Verb::auth); break;
+    case ReplyTo::bdat_last:
+      row = &reply_row(Verb::bdat);
+      break;
+    case ReplyTo::sasl:
+      row = &reply_row(Verb::auth);
+      break;
     case ReplyTo::raw:
-    case ReplyTo::count_: break;
+    case ReplyTo::count_:
+      break;
   }
   const Outcome outcome = outcome_of(code);
 
@@ -724,8 +765,8 @@ void ClientSession::on_reply(Reply& r) {
   ev.to = it.to;
   ev.command = std::move(it.command);
   if (it.to != ReplyTo::greeting && it.to != ReplyTo::data_end) {
-    ev.sent = std::string(strip_crlf(it.shown.empty() ? std::string_view(it.wire)
-                                                      : std::string_view(it.shown)));
+    ev.sent = std::string(
+        strip_crlf(it.shown.empty() ? std::string_view(it.wire) : std::string_view(it.shown)));
   }
   ev.sent_offset = it.offset;
   ev.data_size = it.data_size;
@@ -751,14 +792,15 @@ void ClientSession::on_reply(Reply& r) {
   const std::vector<Diagnostic>& findings = reply.findings;
 
   if (row != nullptr && classify_reply(*row, code) == ReplyKind::not_allowed) {
-    std::string what = it.to == ReplyTo::command ? std::string(to_string(it.verb))
-                                                 : std::string(to_string(it.to));
-    violation(errc::reply_not_allowed, reply_offset, row->rfc,
-              std::to_string(code) + " is not a reply " + std::string(row->rfc) +
-                  " allows to " + what);
+    std::string what =
+        it.to == ReplyTo::command ? std::string(to_string(it.verb)) : std::string(to_string(it.to));
+    violation(
+        errc::reply_not_allowed, reply_offset, row->rfc,
+        std::to_string(code) + " is not a reply " + std::string(row->rfc) + " allows to " + what);
   }
   for (const Diagnostic& d : findings) {
-    const bool esc = d.code == errc::bad_enhanced_status || d.code == errc::enhanced_status_mismatch;
+    const bool esc =
+        d.code == errc::bad_enhanced_status || d.code == errc::enhanced_status_mismatch;
     violation(d.code, d.offset, esc ? "RFC3463#2" : "RFC5321#4.2", d.reason);
   }
 
@@ -795,9 +837,8 @@ void ClientSession::on_reply(Reply& r) {
             }
           } else if (it.payload_sent) {
             // PipelineMode::always sent the content already: no end-of-data reply will come.
-            auto end = std::find_if(inflight_.begin(), inflight_.end(), [](const Item& x) {
-              return x.to == ReplyTo::data_end;
-            });
+            auto end = std::find_if(inflight_.begin(), inflight_.end(),
+                                    [](const Item& x) { return x.to == ReplyTo::data_end; });
             if (end != inflight_.end()) inflight_.erase(end);
           }
           break;
@@ -821,7 +862,8 @@ void ClientSession::on_reply(Reply& r) {
         case Verb::atrn:
           if (outcome == Outcome::success) close(false, "roles reversed (TURN/ATRN)");
           break;
-        default: break;
+        default:
+          break;
       }
       break;
     case ReplyTo::sasl:
@@ -831,7 +873,8 @@ void ClientSession::on_reply(Reply& r) {
         sasl_.reset();
       }
       break;
-    default: break;
+    default:
+      break;
   }
 }
 

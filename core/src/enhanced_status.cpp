@@ -81,17 +81,17 @@ constexpr const char* kSubject0[] = {
 
 // X.1.x Addressing Status: RFC 3463 §3.2; X.1.9 RFC 3886; X.1.10 RFC 7505.
 constexpr const char* kSubject1[] = {
-    "Other address status",                                // X.1.0
-    "Bad destination mailbox address",                     // X.1.1
-    "Bad destination system address",                      // X.1.2
-    "Bad destination mailbox address syntax",              // X.1.3
-    "Destination mailbox address ambiguous",               // X.1.4
-    "Destination address valid",                           // X.1.5
+    "Other address status",                                  // X.1.0
+    "Bad destination mailbox address",                       // X.1.1
+    "Bad destination system address",                        // X.1.2
+    "Bad destination mailbox address syntax",                // X.1.3
+    "Destination mailbox address ambiguous",                 // X.1.4
+    "Destination address valid",                             // X.1.5
     "Destination mailbox has moved, No forwarding address",  // X.1.6
-    "Bad sender's mailbox address syntax",                 // X.1.7
-    "Bad sender's system address",                         // X.1.8
-    "Message relayed to non-compliant mailer",             // X.1.9  RFC 3886
-    "Recipient address has null MX",                       // X.1.10 RFC 7505
+    "Bad sender's mailbox address syntax",                   // X.1.7
+    "Bad sender's system address",                           // X.1.8
+    "Message relayed to non-compliant mailer",               // X.1.9  RFC 3886
+    "Recipient address has null MX",                         // X.1.10 RFC 7505
 };
 
 // X.2.x Mailbox Status: RFC 3463 §3.3.
@@ -140,17 +140,17 @@ constexpr const char* kSubject5[] = {
 // X.6.x Message Content or Media Status: RFC 3463 §3.7; X.6.6 RFC 4468; X.6.7-X.6.10
 // RFC 6531 (X.6.10 is registered as a deprecated duplicate of X.6.8).
 constexpr const char* kSubject6[] = {
-    "Other or undefined media error",          // X.6.0
-    "Media not supported",                     // X.6.1
-    "Conversion required and prohibited",      // X.6.2
-    "Conversion required but not supported",   // X.6.3
-    "Conversion with loss performed",          // X.6.4
-    "Conversion Failed",                       // X.6.5
-    "Message content not available",           // X.6.6 RFC 4468
-    "Non-ASCII addresses not permitted for that sender/recipient",            // X.6.7
+    "Other or undefined media error",                                        // X.6.0
+    "Media not supported",                                                   // X.6.1
+    "Conversion required and prohibited",                                    // X.6.2
+    "Conversion required but not supported",                                 // X.6.3
+    "Conversion with loss performed",                                        // X.6.4
+    "Conversion Failed",                                                     // X.6.5
+    "Message content not available",                                         // X.6.6 RFC 4468
+    "Non-ASCII addresses not permitted for that sender/recipient",           // X.6.7
     "UTF-8 string reply is required, but not permitted by the SMTP client",  // X.6.8
     ("UTF-8 header message cannot be transferred to one or more recipients, so the message "
-     "must be rejected"),                                                     // X.6.9
+     "must be rejected"),                                                    // X.6.9
     "UTF-8 string reply is required, but not permitted by the SMTP client",  // X.6.10
 };
 
@@ -158,37 +158,37 @@ constexpr const char* kSubject6[] = {
 // RFC 5248; X.7.15/16 RFC 6710; X.7.17-19 RFC 7293; X.7.20-26 RFC 7372; X.7.27 RFC 7505;
 // X.7.28 IANA registry; X.7.29 RFC 8617; X.7.30 RFC 8689.
 constexpr const char* kSubject7[] = {
-    "Other or undefined security status",                           // X.7.0
-    "Delivery not authorized, message refused",                     // X.7.1
-    "Mailing list expansion prohibited",                            // X.7.2
-    "Security conversion required but not possible",                // X.7.3
-    "Security features not supported",                              // X.7.4
-    "Cryptographic failure",                                        // X.7.5
-    "Cryptographic algorithm not supported",                        // X.7.6
-    "Message integrity failure",                                    // X.7.7
-    "Authentication credentials invalid",                           // X.7.8
-    "Authentication mechanism is too weak",                         // X.7.9
-    "Encryption Needed",                                            // X.7.10
+    "Other or undefined security status",                          // X.7.0
+    "Delivery not authorized, message refused",                    // X.7.1
+    "Mailing list expansion prohibited",                           // X.7.2
+    "Security conversion required but not possible",               // X.7.3
+    "Security features not supported",                             // X.7.4
+    "Cryptographic failure",                                       // X.7.5
+    "Cryptographic algorithm not supported",                       // X.7.6
+    "Message integrity failure",                                   // X.7.7
+    "Authentication credentials invalid",                          // X.7.8
+    "Authentication mechanism is too weak",                        // X.7.9
+    "Encryption Needed",                                           // X.7.10
     "Encryption required for requested authentication mechanism",  // X.7.11
-    "A password transition is needed",                              // X.7.12
-    "User Account Disabled",                                        // X.7.13
-    "Trust relationship required",                                  // X.7.14
-    "Priority Level is too low",                                    // X.7.15
-    "Message is too big for the specified priority",                // X.7.16
-    "Mailbox owner has changed",                                    // X.7.17
-    "Domain owner has changed",                                     // X.7.18
-    "RRVS test cannot be completed",                                // X.7.19
-    "No passing DKIM signature found",                              // X.7.20
-    "No acceptable DKIM signature found",                           // X.7.21
-    "No valid author-matched DKIM signature found",                 // X.7.22
-    "SPF validation failed",                                        // X.7.23
-    "SPF validation error",                                         // X.7.24
-    "Reverse DNS validation failed",                                // X.7.25
-    "Multiple authentication checks failed",                        // X.7.26
-    "Sender address has null MX",                                   // X.7.27
-    "Mail flood detected",                                          // X.7.28
-    "ARC validation failure",                                       // X.7.29
-    "REQUIRETLS support required",                                  // X.7.30
+    "A password transition is needed",                             // X.7.12
+    "User Account Disabled",                                       // X.7.13
+    "Trust relationship required",                                 // X.7.14
+    "Priority Level is too low",                                   // X.7.15
+    "Message is too big for the specified priority",               // X.7.16
+    "Mailbox owner has changed",                                   // X.7.17
+    "Domain owner has changed",                                    // X.7.18
+    "RRVS test cannot be completed",                               // X.7.19
+    "No passing DKIM signature found",                             // X.7.20
+    "No acceptable DKIM signature found",                          // X.7.21
+    "No valid author-matched DKIM signature found",                // X.7.22
+    "SPF validation failed",                                       // X.7.23
+    "SPF validation error",                                        // X.7.24
+    "Reverse DNS validation failed",                               // X.7.25
+    "Multiple authentication checks failed",                       // X.7.26
+    "Sender address has null MX",                                  // X.7.27
+    "Mail flood detected",                                         // X.7.28
+    "ARC validation failure",                                      // X.7.29
+    "REQUIRETLS support required",                                 // X.7.30
 };
 
 template <std::size_t N>
@@ -200,15 +200,24 @@ const char* pick(const char* const (&table)[N], std::uint16_t detail) noexcept {
 
 const char* enhanced_status_name(std::uint16_t subject, std::uint16_t detail) noexcept {
   switch (subject) {
-    case 0: return pick(kSubject0, detail);
-    case 1: return pick(kSubject1, detail);
-    case 2: return pick(kSubject2, detail);
-    case 3: return pick(kSubject3, detail);
-    case 4: return pick(kSubject4, detail);
-    case 5: return pick(kSubject5, detail);
-    case 6: return pick(kSubject6, detail);
-    case 7: return pick(kSubject7, detail);
-    default: return nullptr;
+    case 0:
+      return pick(kSubject0, detail);
+    case 1:
+      return pick(kSubject1, detail);
+    case 2:
+      return pick(kSubject2, detail);
+    case 3:
+      return pick(kSubject3, detail);
+    case 4:
+      return pick(kSubject4, detail);
+    case 5:
+      return pick(kSubject5, detail);
+    case 6:
+      return pick(kSubject6, detail);
+    case 7:
+      return pick(kSubject7, detail);
+    default:
+      return nullptr;
   }
 }
 

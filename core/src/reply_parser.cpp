@@ -3,6 +3,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -19,7 +20,7 @@ namespace {
 constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
 // Capacity of a std::string without heap storage (the small-string buffer).
-constexpr std::size_t kSmallString = std::string().capacity();
+const std::size_t kSmallString = std::string().capacity();
 
 // textstring = 1*(%d09 / %d32-126) (RFC 5321 §4.2). true = allowed.
 constexpr std::array<bool, 256> make_text_table() noexcept {
@@ -48,14 +49,9 @@ inline const char* find_non_text(const char* p, const char* e) noexcept {
     if (m != 0) return p + __builtin_ctz(m);
     p += 32;
   }
-  while (e - p >= 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    // Signed compare: bytes 0x00-0x1f and 0x80-0xff are both "less than 0x20".
-    const __m128i bad = _mm_andnot_si128(_mm_cmpeq_epi8(v, tab),
-                                         _mm_or_si128(_mm_cmplt_epi8(v, lo),
-                                                      _mm_cmpeq_epi8(v, del)));
-    const int m = _mm_movemask_epi8(bad);
-    if (m != 0) return p + __builtin_ctz(static_cast<unsigned>(m));
+  if (e - p >= 16) {
+    const unsigned m = bad_mask(p);
+    if (m != 0) return p + __builtin_ctz(m);
     p += 16;
   }
 #endif
@@ -63,6 +59,34 @@ inline const char* find_non_text(const char* p, const char* e) noexcept {
     if (!kTextChar[static_cast<unsigned char>(*p)]) return p;
   }
   return e;
+}
+
+/// memcpy(d, s, n) without a library call for short lines: overlapping fixed-size moves.
+inline void copy_same_size(char* d, const char* s, std::size_t n) noexcept {
+  if (n >= 16 && n <= 32) {
+    char a[16];
+    char b[16];
+    std::memcpy(a, s, 16);
+    std::memcpy(b, s + n - 16, 16);
+    std::memcpy(d, a, 16);
+    std::memcpy(d + n - 16, b, 16);
+  } else if (n >= 8 && n < 16) {
+    std::uint64_t a;
+    std::uint64_t b;
+    std::memcpy(&a, s, 8);
+    std::memcpy(&b, s + n - 8, 8);
+    std::memcpy(d, &a, 8);
+    std::memcpy(d + n - 8, &b, 8);
+  } else if (n >= 4 && n < 8) {
+    std::uint32_t a;
+    std::uint32_t b;
+    std::memcpy(&a, s, 4);
+    std::memcpy(&b, s + n - 4, 4);
+    std::memcpy(d, &a, 4);
+    std::memcpy(d + n - 4, &b, 4);
+  } else if (n != 0) {  // (an empty body may have no data pointer)
+    std::memcpy(d, s, n);
+  }
 }
 
 /// One RFC 3463 sub-code at p: 1*3digit without leading zeros ("0" alone is fine).
@@ -95,8 +119,7 @@ inline bool sub_code(const char*& p, const char* e, std::uint16_t& out) noexcept
 
 /// enhanced_status_prefix() for the hot path: "class.subject.detail" then SP or the end.
 /// The usual shape "k.d.d" (one-digit subject and detail) is tested without branches.
-[[gnu::always_inline]] inline bool status_prefix(std::string_view s,
-                                                 EnhancedStatus& st) noexcept {
+[[gnu::always_inline]] inline bool status_prefix(std::string_view s, EnhancedStatus& st) noexcept {
   if (s.size() < 5) return false;
   const char* const p = s.data();
   const char after = s.size() > 5 ? p[5] : ' ';
@@ -234,17 +257,17 @@ std::optional<Reply> ReplyParser::next() {
   return std::optional<Reply>(std::move(r));
 }
 
-
-
 // RFC 2034 §4 / RFC 3463 checks of a line whose text starts with a digit: the first line's
 // status becomes Reply::enhanced; disagreements and malformed codes become findings.
-[[gnu::always_inline]] inline void ReplyParser::check_enhanced(std::string_view body, std::uint64_t body_offset,
-                                        bool first) {
+[[gnu::always_inline]] inline void ReplyParser::check_enhanced(std::string_view body,
+                                                               std::uint64_t body_offset,
+                                                               bool first) {
   EnhancedStatus st;
   if (status_prefix(body, st)) {
     if (first) {
       cur_->enhanced = st;
-      if (st.klass != cur_->code / 100) [[unlikely]] note_enhanced(0, body, body_offset, st);
+      if (st.klass != cur_->code / 100) [[unlikely]]
+        note_enhanced(0, body, body_offset, st);
     } else if (st != *cur_->enhanced) [[unlikely]] {
       note_enhanced(1, body, body_offset, st);
     }
@@ -294,8 +317,7 @@ void ReplyParser::note_enhanced(int what, std::string_view body, std::uint64_t b
   bool last = false;
   const char* p = begin;
   while (p != end) {
-    const char* const scan_end =
-        static_cast<std::size_t>(end - p) > limit ? p + limit : end;
+    const char* const scan_end = static_cast<std::size_t>(end - p) > limit ? p + limit : end;
     const char* const cr = find_non_text(p, scan_end);
     if (cr == scan_end || *cr != '\r' || cr + 1 == end || cr[1] != '\n') break;
     const auto len = static_cast<std::size_t>(cr - p);
@@ -339,8 +361,13 @@ void ReplyParser::note_enhanced(int what, std::string_view body, std::uint64_t b
     }
     if (n < r.lines.size()) {
       std::string& line = r.lines[n];
-      line.clear();
-      line.append(body.data(), body.size());  // within capacity: no allocation
+      if (line.size() == body.size()) {
+        // Same length as the line it replaces (a server repeats itself): overwrite in place.
+        copy_same_size(line.data(), body.data(), body.size());
+      } else {
+        line.clear();
+        line.append(body.data(), body.size());  // within capacity: no allocation
+      }
     } else {
       add_line(r, body);
     }
@@ -449,8 +476,8 @@ void ReplyParser::out_of_input(Reply& out) {
   if (framer_.eof() && used_ != 0) {
     fail(errc::unexpected_eof, framer_.offset(),
          "stream ended inside the multi-line reply that started at offset " +
-             std::to_string(partial_.offset) + " (no last line \"" +
-             code_string(partial_.code) + " ...\")");
+             std::to_string(partial_.offset) + " (no last line \"" + code_string(partial_.code) +
+             " ...\")");
   }
 }
 
@@ -478,17 +505,17 @@ bool ReplyParser::check_framing(const Line& l) {
     fatal(errc::line_too_long, l.offset + l.text.size(),
           "reply line longer than its limit (RFC 5321 §4.5.3.1.5: 512 octets incl. CRLF)");
   } else if (l.over_limit) {
-    cur_->findings.push_back(
-        {errc::line_too_long, l.offset + limit,
-         "reply line of " + std::to_string(l.wire_size) + " octets over the " +
-             std::to_string(limit) + "-octet limit accepted (Tolerance::long_line)"});
+    cur_->findings.push_back({errc::line_too_long, l.offset + limit,
+                              "reply line of " + std::to_string(l.wire_size) + " octets over the " +
+                                  std::to_string(limit) +
+                                  "-octet limit accepted (Tolerance::long_line)"});
   }
   if (l.bare_lf_at != kNoOffset) {
     fatal(errc::bare_lf, l.bare_lf_at, "bare LF in a reply line (RFC 5321 §2.3.8: CRLF only)");
   }
   if (l.ending == LineEnding::lf) {
     cur_->findings.push_back({errc::bare_lf, l.offset + l.wire_size - 1,
-                                 "bare LF accepted as a line end (Tolerance::bare_lf)"});
+                              "bare LF accepted as a line end (Tolerance::bare_lf)"});
   }
   if (l.bare_cr_at != kNoOffset) {
     if (lenient_.allows(Tolerance::bare_cr)) {
@@ -565,8 +592,8 @@ bool ReplyParser::consume_text(std::string_view t, std::uint64_t offset, std::ui
       !is_digit(t[2])) [[unlikely]] {
     return fail_line(t, offset);
   }
-  const auto code = static_cast<std::uint16_t>((t[0] - '0') * 100 + (t[1] - '0') * 10 +
-                                               (t[2] - '0'));
+  const auto code =
+      static_cast<std::uint16_t>((t[0] - '0') * 100 + (t[1] - '0') * 10 + (t[2] - '0'));
   bool last = true;
   std::string_view body;
   if (t.size() > 3) {
@@ -578,7 +605,8 @@ bool ReplyParser::consume_text(std::string_view t, std::uint64_t offset, std::ui
     body = t.substr(4);
   }
   if (n == 0) {
-    if (t[0] < '2' || t[0] > '5' || t[1] > '5') [[unlikely]] return fail_line(t, offset);
+    if (t[0] < '2' || t[0] > '5' || t[1] > '5') [[unlikely]]
+      return fail_line(t, offset);
     cur_->code = code;
     cur_->offset = offset;
   } else if (code != cur_->code) [[unlikely]] {
@@ -624,8 +652,8 @@ bool ReplyParser::fail_line(std::string_view t, std::uint64_t offset) {
       return false;
     }
   }
-  const auto code = static_cast<std::uint16_t>((t[0] - '0') * 100 + (t[1] - '0') * 10 +
-                                               (t[2] - '0'));
+  const auto code =
+      static_cast<std::uint16_t>((t[0] - '0') * 100 + (t[1] - '0') * 10 + (t[2] - '0'));
   if (t.size() > 3 && t[3] != '-' && t[3] != ' ') {
     fail(errc::bad_reply_code, offset + 3,
          "reply code " + code_string(code) +

@@ -29,7 +29,9 @@ std::string base64_encode(std::string_view bytes) {
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);
   std::size_t i = 0;
-  auto u = [&](std::size_t k) { return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k])); };
+  auto u = [&](std::size_t k) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k]));
+  };
   for (; i + 3 <= bytes.size(); i += 3) {
     const std::uint32_t v = (u(i) << 16) | (u(i + 1) << 8) | u(i + 2);
     out += kB64[(v >> 18) & 63];
@@ -94,16 +96,14 @@ std::optional<std::string> base64_decode(std::string_view text) {
 namespace {
 
 constexpr std::uint32_t kMd5K[64] = {
-    0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613,
-    0xfd469501, 0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193,
-    0xa679438e, 0x49b40821, 0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d,
-    0x02441453, 0xd8a1e681, 0xe7d3fbc8, 0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed,
-    0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a, 0xfffa3942, 0x8771f681, 0x6d9d6122,
-    0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70, 0x289b7ec6, 0xeaa127fa,
-    0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665, 0xf4292244,
-    0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
-    0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb,
-    0xeb86d391};
+    0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
+    0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
+    0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
+    0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
+    0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
+    0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
+    0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+    0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391};
 constexpr unsigned kMd5S[64] = {7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
                                 5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20,
                                 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
@@ -182,7 +182,8 @@ Md5Digest Md5::finish() noexcept {
   update(std::string_view(reinterpret_cast<const char*>(len), 8));
   Md5Digest out{};
   for (unsigned i = 0; i < 4; ++i) {
-    for (unsigned k = 0; k < 4; ++k) out[4 * i + k] = static_cast<std::uint8_t>(state_[i] >> (8 * k));
+    for (unsigned k = 0; k < 4; ++k)
+      out[4 * i + k] = static_cast<std::uint8_t>(state_[i] >> (8 * k));
   }
   *this = Md5{};
   return out;
@@ -256,11 +257,16 @@ int hex_value(char c) noexcept {
 
 std::string_view to_string(SaslMechanism m) noexcept {
   switch (m) {
-    case SaslMechanism::plain: return "PLAIN";
-    case SaslMechanism::login: return "LOGIN";
-    case SaslMechanism::cram_md5: return "CRAM-MD5";
-    case SaslMechanism::xoauth2: return "XOAUTH2";
-    case SaslMechanism::unknown: break;
+    case SaslMechanism::plain:
+      return "PLAIN";
+    case SaslMechanism::login:
+      return "LOGIN";
+    case SaslMechanism::cram_md5:
+      return "CRAM-MD5";
+    case SaslMechanism::xoauth2:
+      return "XOAUTH2";
+    case SaslMechanism::unknown:
+      break;
   }
   return "";
 }
@@ -297,7 +303,8 @@ std::string sasl_cram_md5(std::string_view username, std::string_view password,
 std::string sasl_xoauth2(std::string_view username, std::string_view token) {
   std::string s = "user=";
   s.append(username);
-  s += "\x01" "auth=Bearer ";
+  s += "\x01"
+       "auth=Bearer ";
   s.append(token);
   s += "\x01\x01";
   return s;
@@ -371,8 +378,10 @@ std::optional<std::string> SaslClient::initial_response() const {
   switch (mechanism_) {
     case SaslMechanism::plain:
       return sasl_plain(credentials_.authzid, credentials_.username, credentials_.password);
-    case SaslMechanism::xoauth2: return sasl_xoauth2(credentials_.username, credentials_.token);
-    default: return std::nullopt;
+    case SaslMechanism::xoauth2:
+      return sasl_xoauth2(credentials_.username, credentials_.token);
+    default:
+      return std::nullopt;
   }
 }
 
@@ -398,7 +407,8 @@ std::optional<std::string> SaslClient::respond(std::string_view challenge) {
       // A challenge after the token is the server's JSON error: answer with an empty response
       // so the server sends its final 535.
       return std::string();
-    case SaslMechanism::unknown: break;
+    case SaslMechanism::unknown:
+      break;
   }
   return std::nullopt;
 }

@@ -8,18 +8,24 @@ namespace smtp {
 
 std::string_view to_string(Requirement r) noexcept {
   switch (r) {
-    case Requirement::must: return "MUST";
-    case Requirement::should: return "SHOULD";
-    case Requirement::may: return "MAY";
+    case Requirement::must:
+      return "MUST";
+    case Requirement::should:
+      return "SHOULD";
+    case Requirement::may:
+      return "MAY";
   }
   return "?";
 }
 
 std::string_view to_string(VerdictKind v) noexcept {
   switch (v) {
-    case VerdictKind::ok: return "OK";
-    case VerdictKind::non_strict: return "NON-STRICT";
-    case VerdictKind::failed: return "FAILED";
+    case VerdictKind::ok:
+      return "OK";
+    case VerdictKind::non_strict:
+      return "NON-STRICT";
+    case VerdictKind::failed:
+      return "FAILED";
   }
   return "?";
 }
@@ -106,7 +112,8 @@ ParamCheck check_mail_params(const Command& c, const Capabilities* caps) {
     } else if (iequals(kw, "BODY")) {
       const std::string_view v = p.value ? std::string_view(*p.value) : std::string_view();
       if (iequals(v, "7BIT")) {
-        r = (caps->eight_bit_mime() || caps->binarymime()) ? ParamCheck::ok : ParamCheck::unsupported;
+        r = (caps->eight_bit_mime() || caps->binarymime()) ? ParamCheck::ok
+                                                           : ParamCheck::unsupported;
       } else if (iequals(v, "8BITMIME")) {
         r = caps->eight_bit_mime() ? ParamCheck::ok : ParamCheck::unsupported;
       } else if (iequals(v, "BINARYMIME")) {
@@ -213,7 +220,8 @@ Expectation ServerModel::expect(const ModelState& s, ReplyTo to, const Command* 
       return e;
     case ReplyTo::command:
     case ReplyTo::bdat:
-    case ReplyTo::bdat_last: break;
+    case ReplyTo::bdat_last:
+      break;
   }
 
   if (cmd == nullptr) {
@@ -252,11 +260,18 @@ Expectation ServerModel::expect(const ModelState& s, ReplyTo to, const Command* 
       case errc::bare_lf:
       case errc::bare_cr:
       case errc::nul_byte:
-      case errc::unexpected_eof: line_error = true; break;
-      case errc::line_too_long: too_long = true; break;
-      case errc::unknown_command: break;
+      case errc::unexpected_eof:
+        line_error = true;
+        break;
+      case errc::line_too_long:
+        too_long = true;
+        break;
+      case errc::unknown_command:
+        break;
       case errc::bad_parameter:
-      case errc::duplicate_parameter: bad_param = true; break;
+      case errc::duplicate_parameter:
+        bad_param = true;
+        break;
       case errc::bad_path:
       case errc::bad_local_part:
       case errc::bad_domain:
@@ -264,8 +279,12 @@ Expectation ServerModel::expect(const ModelState& s, ReplyTo to, const Command* 
       case errc::local_part_too_long:
       case errc::domain_too_long:
       case errc::path_too_long:
-      case errc::non_ascii: bad_path = true; break;
-      default: other = true; break;
+      case errc::non_ascii:
+        bad_path = true;
+        break;
+      default:
+        other = true;
+        break;
     }
   }
   const SequenceCheck sc = check_sequence(p, s.flags, c.verb);
@@ -302,12 +321,23 @@ Expectation ServerModel::expect(const ModelState& s, ReplyTo to, const Command* 
   if (caps != nullptr && s.flags.extended) {
     bool offered = true;
     switch (c.verb) {
-      case Verb::bdat: offered = caps->chunking(); break;
-      case Verb::starttls: offered = caps->starttls() && !s.flags.tls; break;
-      case Verb::auth: offered = caps->has("AUTH"); break;
-      case Verb::etrn: offered = caps->etrn(); break;
-      case Verb::atrn: offered = caps->atrn(); break;
-      default: break;
+      case Verb::bdat:
+        offered = caps->chunking();
+        break;
+      case Verb::starttls:
+        offered = caps->starttls() && !s.flags.tls;
+        break;
+      case Verb::auth:
+        offered = caps->has("AUTH");
+        break;
+      case Verb::etrn:
+        offered = caps->etrn();
+        break;
+      case Verb::atrn:
+        offered = caps->atrn();
+        break;
+      default:
+        break;
     }
     if (!offered) {
       add(e, 502, Requirement::should, "RFC5321#4.2.4");
@@ -348,8 +378,8 @@ Expectation ServerModel::expect(const ModelState& s, ReplyTo to, const Command* 
     e.level = Requirement::must;
     e.rfc = sc.rfc;
     e.reason = sc.reason;
-    const bool only_needs_ehlo = p == Phase::ready && s.flags.hello && !s.flags.extended &&
-                                 sequence_rule(c.verb).needs_ehlo;
+    const bool only_needs_ehlo =
+        p == Phase::ready && s.flags.hello && !s.flags.extended && sequence_rule(c.verb).needs_ehlo;
     if (c.verb == Verb::starttls || only_needs_ehlo) {
       // RFC 3207 names no code for STARTTLS inside TLS or a transaction, and extension
       // commands after HELO are unspecified: 503 is the usual answer, not a MUST.
@@ -373,8 +403,7 @@ Expectation ServerModel::expect(const ModelState& s, ReplyTo to, const Command* 
       const ParamCheck pc = check_mail_params(c, s.flags.extended ? caps : nullptr);
       if (pc == ParamCheck::unsupported || pc == ParamCheck::bad_value) {
         e.codes.clear();
-        add(e, pc == ParamCheck::unsupported ? 555 : 501, Requirement::should,
-            "RFC5321#4.1.1.11");
+        add(e, pc == ParamCheck::unsupported ? 555 : 501, Requirement::should, "RFC5321#4.1.1.11");
         add(e, pc == ParamCheck::unsupported ? 501 : 555, Requirement::may, "RFC5321#4.1.1.11");
         add(e, 504, Requirement::may, "RFC5321#4.3.2");
         add(e, 503, Requirement::may, "RFC5321#4.3.2");
@@ -399,7 +428,8 @@ Expectation ServerModel::expect(const ModelState& s, ReplyTo to, const Command* 
       if (c.path && c.path->null) {
         e.codes.clear();
         add(e, 250, Requirement::should, "RFC5321#4.5.5");
-        for (const std::uint16_t code : std::initializer_list<std::uint16_t>{451, 452, 455, 552, 530, 521}) {
+        for (const std::uint16_t code :
+             std::initializer_list<std::uint16_t>{451, 452, 455, 552, 530, 521}) {
           add(e, code, Requirement::may, "RFC5321#4.3.2");
         }
         e.level = Requirement::should;
@@ -423,7 +453,8 @@ Expectation ServerModel::expect(const ModelState& s, ReplyTo to, const Command* 
       if (c.path && c.path->postmaster) {
         e.codes.clear();
         add(e, 250, Requirement::must, "RFC5321#4.5.1");
-        for (const std::uint16_t code : std::initializer_list<std::uint16_t>{251, 450, 451, 452, 530, 521}) {
+        for (const std::uint16_t code :
+             std::initializer_list<std::uint16_t>{251, 450, 451, 452, 530, 521}) {
           add(e, code, Requirement::may, "RFC5321#4.3.2");
         }
         e.level = Requirement::must;
@@ -437,7 +468,8 @@ Expectation ServerModel::expect(const ModelState& s, ReplyTo to, const Command* 
       if (size_limit > 0 && total > size_limit && !s.bdat_failed) {
         e.codes.clear();
         add(e, 552, Requirement::should, "RFC1870#6");
-        for (const std::uint16_t code : std::initializer_list<std::uint16_t>{451, 452, 554, 550, 503}) {
+        for (const std::uint16_t code :
+             std::initializer_list<std::uint16_t>{451, 452, 554, 550, 503}) {
           add(e, code, Requirement::may, "RFC3030#2");
         }
         e.level = Requirement::should;
@@ -474,7 +506,8 @@ Expectation ServerModel::expect(const ModelState& s, ReplyTo to, const Command* 
       if (caps != nullptr && !caps->auth(c.mechanism)) {
         e.codes.clear();
         add(e, 504, Requirement::should, "RFC4954#4");
-        for (const std::uint16_t code : std::initializer_list<std::uint16_t>{501, 534, 535, 538, 530, 454}) {
+        for (const std::uint16_t code :
+             std::initializer_list<std::uint16_t>{501, 534, 535, 538, 530, 454}) {
           add(e, code, Requirement::may, "RFC4954#4");
         }
         e.level = Requirement::should;
@@ -483,7 +516,8 @@ Expectation ServerModel::expect(const ModelState& s, ReplyTo to, const Command* 
       }
       return e;
     }
-    default: return e;
+    default:
+      return e;
   }
 }
 
@@ -519,8 +553,8 @@ Verdict ServerModel::judge(const Expectation& e, const Reply& reply) {
     v.kind = e.level == Requirement::must ? VerdictKind::failed : VerdictKind::non_strict;
     v.level = e.level;
     v.rfc = e.rfc;
-    v.reason = std::to_string(code) + " to " + what() + " (" + std::string(e.reason) + "): " +
-               std::string(to_string(e.level)) + " be one of " + expected_list() + " (" +
+    v.reason = std::to_string(code) + " to " + what() + " (" + std::string(e.reason) +
+               "): " + std::string(to_string(e.level)) + " be one of " + expected_list() + " (" +
                std::string(e.rfc) + ")";
     return v;
   } else if (e.row == nullptr) {
@@ -533,8 +567,8 @@ Verdict ServerModel::judge(const Expectation& e, const Reply& reply) {
     v.kind = (klass == 4 || klass == 5) ? VerdictKind::non_strict : VerdictKind::failed;
     v.level = Requirement::may;
     v.rfc = e.row->rfc;
-    v.reason = std::to_string(code) + " is not a reply " + std::string(e.row->rfc) +
-               " lists for " + what() + " (allowed: " + expected_list() + ")";
+    v.reason = std::to_string(code) + " is not a reply " + std::string(e.row->rfc) + " lists for " +
+               what() + " (allowed: " + expected_list() + ")";
     return v;
   }
   // RFC 2034 §4: with ENHANCEDSTATUSCODES, 2yz/4yz/5yz replies carry an enhanced code.

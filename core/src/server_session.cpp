@@ -27,7 +27,7 @@ constexpr QuirkInfo kQuirks[] = {
     {Quirk::accept_crlf_dot_cr_crlf, "accept-crlf-dot-cr-crlf",
      "\"\\r\\n.\\r\\r\\n\" ends mail data"},
     {Quirk::accept_cr_crlf_dot_crlf, "accept-cr-crlf-dot-crlf",
-     "\"\\r\\r\\n.\\r\\n\" ends mail data"},
+     "\"\\r\\r\\n.\\r\\n\" ends mail data (it contains CRLF.CRLF: same as strict)"},
     {Quirk::accept_cr_crlf_dot_cr_crlf, "accept-cr-crlf-dot-cr-crlf",
      "\"\\r\\r\\n.\\r\\r\\n\" ends mail data"},
     {Quirk::accept_any_eod, "accept-any-eod",
@@ -81,10 +81,14 @@ std::optional<EnhancedStatus> esc(const char* s) {
 std::string_view rfc_of(errc code) noexcept {
   switch (code) {
     case errc::bare_lf:
-    case errc::bare_cr: return "RFC5321#2.3.8";
-    case errc::text_line_too_long: return "RFC5321#4.5.3.1.6";
-    case errc::non_canonical_end_of_data: return "RFC5321#4.1.1.4";
-    default: return "RFC5321#4.5.2";
+    case errc::bare_cr:
+      return "RFC5321#2.3.8";
+    case errc::text_line_too_long:
+      return "RFC5321#4.5.3.1.6";
+    case errc::non_canonical_end_of_data:
+      return "RFC5321#4.1.1.4";
+    default:
+      return "RFC5321#4.5.2";
   }
 }
 
@@ -184,12 +188,18 @@ bool ServerSession::auth_offered() const noexcept {
 bool ServerSession::ext_offered(Verb v) const noexcept {
   const auto& x = profile_.extensions;
   switch (v) {
-    case Verb::bdat: return x.chunking;
-    case Verb::starttls: return x.starttls && !flags_.tls;
-    case Verb::auth: return auth_offered();
-    case Verb::etrn: return x.etrn;
-    case Verb::atrn: return false;
-    default: return true;
+    case Verb::bdat:
+      return x.chunking;
+    case Verb::starttls:
+      return x.starttls && !flags_.tls;
+    case Verb::auth:
+      return auth_offered();
+    case Verb::etrn:
+      return x.etrn;
+    case Verb::atrn:
+      return false;
+    default:
+      return true;
   }
 }
 
@@ -369,7 +379,8 @@ void ServerSession::timeout() {
 void ServerSession::process() {
   for (;;) {
     switch (mode_) {
-      case Mode::closed: return;
+      case Mode::closed:
+        return;
       case Mode::tls: {
         const std::string_view buf = framer_.buffered();
         if (buf.empty() || profile_.quirks.has(Quirk::starttls_plaintext_injection)) return;
@@ -395,8 +406,8 @@ void ServerSession::process() {
       case Mode::bdat_chunk: {
         const std::string_view buf = framer_.buffered();
         if (bdat_remaining_ > 0 && buf.empty()) return;
-        const auto take = static_cast<std::size_t>(
-            std::min<std::uint64_t>(bdat_remaining_, buf.size()));
+        const auto take =
+            static_cast<std::size_t>(std::min<std::uint64_t>(bdat_remaining_, buf.size()));
         if (!bdat_failed_ && !bdat_refused_ && data_.size() < stored_cap()) {
           const std::size_t room = static_cast<std::size_t>(stored_cap() - data_.size());
           data_.append(buf.substr(0, std::min(room, take)));
@@ -453,12 +464,17 @@ void ServerSession::handle_command(Command& c) {
   errc first_syntax{};
   for (const Diagnostic& d : c.errors) {
     switch (d.code) {
-      case errc::line_too_long: too_long = true; break;
+      case errc::line_too_long:
+        too_long = true;
+        break;
       case errc::bare_lf:
       case errc::bare_cr:
       case errc::nul_byte:
-      case errc::unexpected_eof: line_error = true; break;
-      case errc::unknown_command: break;
+      case errc::unexpected_eof:
+        line_error = true;
+        break;
+      case errc::unknown_command:
+        break;
       default:
         if (!syntax) first_syntax = d.code;
         syntax = true;
@@ -477,21 +493,22 @@ void ServerSession::handle_command(Command& c) {
   } else if (flags_.extended && !ext_offered(verb)) {
     if (verb == Verb::auth && profile_.extensions.auth && !flags_.tls &&
         profile_.auth_requires_tls) {
-      refusal = Refusal{538, "5.7.11", "Encryption required for requested authentication mechanism"};
+      refusal =
+          Refusal{538, "5.7.11", "Encryption required for requested authentication mechanism"};
     } else {
       refusal = Refusal{502, "5.5.1", "Command not implemented"};
     }
   } else if (syntax) {
-    const bool path = first_syntax == errc::bad_path || first_syntax == errc::bad_local_part ||
-                      first_syntax == errc::bad_domain ||
-                      first_syntax == errc::bad_address_literal ||
-                      first_syntax == errc::local_part_too_long ||
-                      first_syntax == errc::domain_too_long ||
-                      first_syntax == errc::path_too_long || first_syntax == errc::non_ascii;
+    const bool path =
+        first_syntax == errc::bad_path || first_syntax == errc::bad_local_part ||
+        first_syntax == errc::bad_domain || first_syntax == errc::bad_address_literal ||
+        first_syntax == errc::local_part_too_long || first_syntax == errc::domain_too_long ||
+        first_syntax == errc::path_too_long || first_syntax == errc::non_ascii;
     const char* e = "5.5.4";
     if (path) e = verb == Verb::rcpt ? "5.1.3" : "5.1.7";
-    refusal = Refusal{501, e, std::string("Syntax error in parameters or arguments (") +
-                                  to_string(first_syntax) + ")"};
+    refusal = Refusal{
+        501, e,
+        std::string("Syntax error in parameters or arguments (") + to_string(first_syntax) + ")"};
   } else if (!quirks.has(Quirk::skip_sequence_checks)) {
     const bool starttls_in_tx = verb == Verb::starttls &&
                                 quirks.has(Quirk::keep_transaction_across_starttls) &&
@@ -543,8 +560,12 @@ void ServerSession::handle_command(Command& c) {
       reply(ctx, 250, nullptr, std::move(r.lines));
       return;
     }
-    case Verb::mail: do_mail(ctx, c); return;
-    case Verb::rcpt: do_rcpt(ctx, c); return;
+    case Verb::mail:
+      do_mail(ctx, c);
+      return;
+    case Verb::rcpt:
+      do_rcpt(ctx, c);
+      return;
     case Verb::data:
       reply1(ctx, 354, nullptr, "End data with <CR><LF>.<CR><LF>");
       mode_ = Mode::data;
@@ -588,20 +609,23 @@ void ServerSession::handle_command(Command& c) {
             {"Commands supported:",
              "HELO EHLO MAIL RCPT DATA BDAT RSET VRFY EXPN HELP NOOP QUIT STARTTLS AUTH"});
       return;
-    case Verb::noop: reply1(ctx, 250, "2.0.0", "OK"); return;
+    case Verb::noop:
+      reply1(ctx, 250, "2.0.0", "OK");
+      return;
     case Verb::quit:
       reply1(ctx, 221, "2.0.0", profile_.hostname + " Service closing transmission channel");
       close(true, "QUIT");
       return;
     case Verb::starttls:
-      mode_before_tls_ = mode_;
       phase_before_tls_ = phase_;
       flags_before_tls_ = flags_;
       reply1(ctx, 220, "2.0.0", "Ready to start TLS");
       mode_ = Mode::tls;
       events_.emplace_back(TlsWanted{});
       return;
-    case Verb::auth: do_auth(ctx, c); return;
+    case Verb::auth:
+      do_auth(ctx, c);
+      return;
     case Verb::etrn:
       reply1(ctx, 250, "2.0.0", "Queuing for node " + c.argument + " started");
       return;
@@ -612,7 +636,8 @@ void ServerSession::handle_command(Command& c) {
     case Verb::atrn:
     case Verb::bdat:
     case Verb::unknown:
-    case Verb::count_: break;
+    case Verb::count_:
+      break;
   }
   reply1(ctx, 502, "5.5.1", "Command not implemented");
 }
@@ -685,8 +710,8 @@ void ServerSession::do_rcpt(const Context& ctx, const Command& c) {
     }
   }
   const Path path = c.path ? *c.path : Path{};
-  const bool postmaster = path.postmaster ||
-                          (iequals(path.local_part, "postmaster") && is_local(path.domain));
+  const bool postmaster =
+      path.postmaster || (iequals(path.local_part, "postmaster") && is_local(path.domain));
   if (!postmaster) {
     if (env_.recipients.size() >= profile_.max_recipients) {
       reply1(ctx, 452, "4.5.3", "Too many recipients");
@@ -718,10 +743,18 @@ void ServerSession::finish_data() {
   for (const DataFinding& f : decoder_.findings()) {
     std::string text;
     switch (f.code) {
-      case errc::bare_lf: text = "bare LF in mail data (kept as content)"; break;
-      case errc::bare_cr: text = "bare CR in mail data (kept as content)"; break;
-      case errc::nul_byte: text = "NUL in mail data"; break;
-      case errc::text_line_too_long: text = "mail data line longer than 1000 octets"; break;
+      case errc::bare_lf:
+        text = "bare LF in mail data (kept as content)";
+        break;
+      case errc::bare_cr:
+        text = "bare CR in mail data (kept as content)";
+        break;
+      case errc::nul_byte:
+        text = "NUL in mail data";
+        break;
+      case errc::text_line_too_long:
+        text = "mail data line longer than 1000 octets";
+        break;
       case errc::non_canonical_end_of_data:
         text = std::string("non-canonical end-of-data sequence ") +
                (f.candidate ? to_string(*f.candidate) : "?") +
@@ -729,7 +762,9 @@ void ServerSession::finish_data() {
                     ? " accepted as the end of data (quirk)"
                     : " kept as content");
         break;
-      default: text = to_string(f.code); break;
+      default:
+        text = to_string(f.code);
+        break;
     }
     violation(f.code, data_offset_ + f.offset, rfc_of(f.code), std::move(text));
   }
@@ -848,7 +883,8 @@ void ServerSession::do_auth(const Context& ctx, const Command& c) {
       reply1(ctx, 334, nullptr, base64_encode(cram_challenge_));
       mode_ = Mode::sasl;
       return;
-    case SaslMechanism::unknown: break;
+    case SaslMechanism::unknown:
+      break;
   }
   reply1(ctx, 504, "5.5.4", "Unrecognized authentication type");
 }
@@ -877,8 +913,8 @@ void ServerSession::auth_check(const std::string& decoded) {
     case SaslMechanism::plain: {
       const auto m = parse_sasl_plain(decoded);
       const std::string* pw = m ? password_of(m->username) : nullptr;
-      const bool ok = pw != nullptr && *pw == m->password &&
-                      (m->authzid.empty() || m->authzid == m->username);
+      const bool ok =
+          pw != nullptr && *pw == m->password && (m->authzid.empty() || m->authzid == m->username);
       auth_finish(ok, m ? m->username : std::string());
       return;
     }
@@ -906,11 +942,13 @@ void ServerSession::auth_check(const std::string& decoded) {
       xoauth2_failed_ = true;
       xoauth2_user_ = m ? m->username : std::string();
       reply1(auth_context_, 334, nullptr,
-             base64_encode(R"({"status":"401","schemes":"bearer","scope":"https://mail.example.test/"})"));
+             base64_encode(
+                 R"({"status":"401","schemes":"bearer","scope":"https://mail.example.test/"})"));
       mode_ = Mode::sasl;
       return;
     }
-    case SaslMechanism::unknown: break;
+    case SaslMechanism::unknown:
+      break;
   }
   auth_finish(false, std::string());
 }

@@ -6,46 +6,74 @@ namespace smtp {
 
 std::string_view to_string(Phase p) noexcept {
   switch (p) {
-    case Phase::connect: return "connect";
-    case Phase::greeted: return "greeted";
-    case Phase::ready: return "ready";
-    case Phase::mail: return "mail";
-    case Phase::rcpt: return "rcpt";
-    case Phase::data: return "data";
-    case Phase::bdat: return "bdat";
-    case Phase::auth: return "auth";
-    case Phase::tls: return "tls";
-    case Phase::closed: return "closed";
-    case Phase::count_: break;
+    case Phase::connect:
+      return "connect";
+    case Phase::greeted:
+      return "greeted";
+    case Phase::ready:
+      return "ready";
+    case Phase::mail:
+      return "mail";
+    case Phase::rcpt:
+      return "rcpt";
+    case Phase::data:
+      return "data";
+    case Phase::bdat:
+      return "bdat";
+    case Phase::auth:
+      return "auth";
+    case Phase::tls:
+      return "tls";
+    case Phase::closed:
+      return "closed";
+    case Phase::count_:
+      break;
   }
   return "?";
 }
 
 std::string_view to_string(ReplyTo r) noexcept {
   switch (r) {
-    case ReplyTo::greeting: return "greeting";
-    case ReplyTo::command: return "command";
-    case ReplyTo::data_end: return "data_end";
-    case ReplyTo::bdat: return "bdat";
-    case ReplyTo::bdat_last: return "bdat_last";
-    case ReplyTo::sasl: return "sasl";
-    case ReplyTo::raw: return "raw";
-    case ReplyTo::count_: break;
+    case ReplyTo::greeting:
+      return "greeting";
+    case ReplyTo::command:
+      return "command";
+    case ReplyTo::data_end:
+      return "data_end";
+    case ReplyTo::bdat:
+      return "bdat";
+    case ReplyTo::bdat_last:
+      return "bdat_last";
+    case ReplyTo::sasl:
+      return "sasl";
+    case ReplyTo::raw:
+      return "raw";
+    case ReplyTo::count_:
+      break;
   }
   return "?";
 }
 
 std::string_view to_string(TimeoutKind k) noexcept {
   switch (k) {
-    case TimeoutKind::initial: return "initial";
-    case TimeoutKind::mail: return "mail";
-    case TimeoutKind::rcpt: return "rcpt";
-    case TimeoutKind::data_init: return "data_init";
-    case TimeoutKind::data_block: return "data_block";
-    case TimeoutKind::data_term: return "data_term";
-    case TimeoutKind::other: return "other";
-    case TimeoutKind::server: return "server";
-    case TimeoutKind::count_: break;
+    case TimeoutKind::initial:
+      return "initial";
+    case TimeoutKind::mail:
+      return "mail";
+    case TimeoutKind::rcpt:
+      return "rcpt";
+    case TimeoutKind::data_init:
+      return "data_init";
+    case TimeoutKind::data_block:
+      return "data_block";
+    case TimeoutKind::data_term:
+      return "data_term";
+    case TimeoutKind::other:
+      return "other";
+    case TimeoutKind::server:
+      return "server";
+    case TimeoutKind::count_:
+      break;
   }
   return "?";
 }
@@ -63,8 +91,7 @@ constexpr SequenceRule kSequenceRules[] = {
     {Verb::helo, kAny, false, false, false, false, false, "RFC5321#4.1.4"},
     {Verb::ehlo, kAny, false, false, false, false, false, "RFC5321#4.1.4"},
     {Verb::mail, kReady, true, false, false, false, false, "RFC5321#4.1.4"},
-    {Verb::rcpt, P(Phase::mail) | P(Phase::rcpt), true, false, false, false, false,
-     "RFC5321#3.3"},
+    {Verb::rcpt, P(Phase::mail) | P(Phase::rcpt), true, false, false, false, false, "RFC5321#3.3"},
     {Verb::data, P(Phase::rcpt), true, false, false, false, false, "RFC5321#3.3"},
     {Verb::rset, kAny, false, false, false, false, false, "RFC5321#4.1.4"},
     {Verb::vrfy, kAny, false, false, false, false, false, "RFC5321#4.1.4"},
@@ -76,11 +103,9 @@ constexpr SequenceRule kSequenceRules[] = {
     {Verb::soml, kReady, true, false, false, false, false, "RFC5321#4.1.4"},
     {Verb::saml, kReady, true, false, false, false, false, "RFC5321#4.1.4"},
     {Verb::turn, kReady, true, false, false, false, false, "RFC5321#4.1.4"},
-    {Verb::starttls, P(Phase::greeted) | kReady, false, false, true, false, false,
-     "RFC3207#4"},
+    {Verb::starttls, P(Phase::greeted) | kReady, false, false, true, false, false, "RFC3207#4"},
     {Verb::auth, kReady, true, true, false, true, false, "RFC4954#4"},
-    {Verb::bdat, P(Phase::rcpt) | P(Phase::bdat), true, false, false, false, false,
-     "RFC3030#2"},
+    {Verb::bdat, P(Phase::rcpt) | P(Phase::bdat), true, false, false, false, false, "RFC3030#2"},
     {Verb::etrn, kReady, true, true, false, false, false, "RFC1985#5"},
     {Verb::atrn, kReady, true, true, false, false, true, "RFC2645#4"},
 };
@@ -183,7 +208,9 @@ SequenceCheck check_sequence(Phase phase, const SessionFlags& flags, Verb verb) 
       c.reason = contains(kTransactionPhases, phase) ? "nested MAIL inside a mail transaction"
                                                      : "MAIL before HELO/EHLO";
       break;
-    case Verb::rcpt: c.reason = "RCPT without a preceding accepted MAIL"; break;
+    case Verb::rcpt:
+      c.reason = "RCPT without a preceding accepted MAIL";
+      break;
     case Verb::data:
       if (phase == Phase::mail) {
         c.alt_code = 554;  // §3.3: "503 ... or 554 no valid recipients"
@@ -203,15 +230,21 @@ SequenceCheck check_sequence(Phase phase, const SessionFlags& flags, Verb verb) 
         c.reason = "BDAT without a mail transaction";
       }
       break;
-    case Verb::starttls: c.reason = "STARTTLS inside a mail transaction"; break;
+    case Verb::starttls:
+      c.reason = "STARTTLS inside a mail transaction";
+      break;
     case Verb::auth:
       c.reason = contains(kTransactionPhases, phase) ? "AUTH during a mail transaction"
                                                      : "AUTH before EHLO";
       break;
     case Verb::turn:
     case Verb::etrn:
-    case Verb::atrn: c.reason = "command not allowed here (needs EHLO, no transaction)"; break;
-    default: c.reason = "command out of sequence"; break;
+    case Verb::atrn:
+      c.reason = "command not allowed here (needs EHLO, no transaction)";
+      break;
+    default:
+      c.reason = "command out of sequence";
+      break;
   }
   return c;
 }
@@ -230,17 +263,28 @@ Phase next_phase(Phase phase, const SessionFlags& flags, ReplyTo to, Verb verb,
     if (to == ReplyTo::command && r.verb != verb) continue;
     const bool hello = flags.hello || verb == Verb::helo || verb == Verb::ehlo;
     switch (r.next) {
-      case Next::stay: return phase;
-      case Next::base: return hello ? Phase::ready : Phase::greeted;
-      case Next::greeted: return Phase::greeted;
-      case Next::ready: return Phase::ready;
-      case Next::mail: return Phase::mail;
-      case Next::rcpt: return Phase::rcpt;
-      case Next::data: return Phase::data;
-      case Next::bdat: return Phase::bdat;
-      case Next::auth: return Phase::auth;
-      case Next::tls: return Phase::tls;
-      case Next::closed: return Phase::closed;
+      case Next::stay:
+        return phase;
+      case Next::base:
+        return hello ? Phase::ready : Phase::greeted;
+      case Next::greeted:
+        return Phase::greeted;
+      case Next::ready:
+        return Phase::ready;
+      case Next::mail:
+        return Phase::mail;
+      case Next::rcpt:
+        return Phase::rcpt;
+      case Next::data:
+        return Phase::data;
+      case Next::bdat:
+        return Phase::bdat;
+      case Next::auth:
+        return Phase::auth;
+      case Next::tls:
+        return Phase::tls;
+      case Next::closed:
+        return Phase::closed;
     }
   }
   return phase;
@@ -267,10 +311,17 @@ SessionFlags next_flags(const SessionFlags& flags, ReplyTo to, Verb verb, std::u
         case Verb::mail:
         case Verb::send:
         case Verb::soml:
-        case Verb::saml: f.binarymime = declared_binarymime; break;
-        case Verb::rset: f.binarymime = false; break;
-        case Verb::auth: f.authenticated = true; break;
-        default: break;
+        case Verb::saml:
+          f.binarymime = declared_binarymime;
+          break;
+        case Verb::rset:
+          f.binarymime = false;
+          break;
+        case Verb::auth:
+          f.authenticated = true;
+          break;
+        default:
+          break;
       }
       break;
     case ReplyTo::data_end:
@@ -280,7 +331,8 @@ SessionFlags next_flags(const SessionFlags& flags, ReplyTo to, Verb verb, std::u
     case ReplyTo::sasl:
       if (outcome == Outcome::success) f.authenticated = true;
       break;
-    default: break;
+    default:
+      break;
   }
   return f;
 }
@@ -296,44 +348,64 @@ bool ends_pipeline_group(Verb verb, bool auth_one_round_trip) noexcept {
     case Verb::quit:
     case Verb::noop:
     case Verb::starttls:
-    case Verb::atrn: return true;
-    case Verb::auth: return !auth_one_round_trip;
-    default: return false;
+    case Verb::atrn:
+      return true;
+    case Verb::auth:
+      return !auth_one_round_trip;
+    default:
+      return false;
   }
 }
 
 std::uint64_t Timeouts::get(TimeoutKind k) const noexcept {
   switch (k) {
-    case TimeoutKind::initial: return initial_ms;
-    case TimeoutKind::mail: return mail_ms;
-    case TimeoutKind::rcpt: return rcpt_ms;
-    case TimeoutKind::data_init: return data_init_ms;
-    case TimeoutKind::data_block: return data_block_ms;
-    case TimeoutKind::data_term: return data_term_ms;
-    case TimeoutKind::other: return other_ms;
-    case TimeoutKind::server: return server_ms;
-    case TimeoutKind::count_: break;
+    case TimeoutKind::initial:
+      return initial_ms;
+    case TimeoutKind::mail:
+      return mail_ms;
+    case TimeoutKind::rcpt:
+      return rcpt_ms;
+    case TimeoutKind::data_init:
+      return data_init_ms;
+    case TimeoutKind::data_block:
+      return data_block_ms;
+    case TimeoutKind::data_term:
+      return data_term_ms;
+    case TimeoutKind::other:
+      return other_ms;
+    case TimeoutKind::server:
+      return server_ms;
+    case TimeoutKind::count_:
+      break;
   }
   return other_ms;
 }
 
 TimeoutKind timeout_for(ReplyTo to, Verb verb) noexcept {
   switch (to) {
-    case ReplyTo::greeting: return TimeoutKind::initial;
+    case ReplyTo::greeting:
+      return TimeoutKind::initial;
     case ReplyTo::data_end:
-    case ReplyTo::bdat_last: return TimeoutKind::data_term;
-    case ReplyTo::bdat: return TimeoutKind::data_block;
+    case ReplyTo::bdat_last:
+      return TimeoutKind::data_term;
+    case ReplyTo::bdat:
+      return TimeoutKind::data_block;
     case ReplyTo::command:
       switch (verb) {
         case Verb::mail:
         case Verb::send:
         case Verb::soml:
-        case Verb::saml: return TimeoutKind::mail;
-        case Verb::rcpt: return TimeoutKind::rcpt;
-        case Verb::data: return TimeoutKind::data_init;
-        default: return TimeoutKind::other;
+        case Verb::saml:
+          return TimeoutKind::mail;
+        case Verb::rcpt:
+          return TimeoutKind::rcpt;
+        case Verb::data:
+          return TimeoutKind::data_init;
+        default:
+          return TimeoutKind::other;
       }
-    default: return TimeoutKind::other;
+    default:
+      return TimeoutKind::other;
   }
 }
 

@@ -121,7 +121,9 @@ TEST(ClientSession, PipeliningRespectsGroupEnds) {
   EXPECT_EQ(t.out(), "");
   t.in("354 go\r\n");
   // Content, then the next group up to NOOP.
-  EXPECT_EQ(t.out(), "..leading dot\r\n.\r\nMAIL FROM:<c@d.example>\r\nRCPT TO:<z@example.test>\r\nNOOP\r\n");
+  EXPECT_EQ(
+      t.out(),
+      "..leading dot\r\n.\r\nMAIL FROM:<c@d.example>\r\nRCPT TO:<z@example.test>\r\nNOOP\r\n");
   t.in("250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n");
   EXPECT_EQ(t.out(), "RSET\r\n");
   t.in("250 ok\r\n");
@@ -202,8 +204,10 @@ TEST(ClientSession, EveryRowOf4_3_2) {
   const RowCase rows[] = {
       {"HELO", [](ClientSession& c) { return c.helo("c.example"); }, ReplyTo::command, 250, 354},
       {"EHLO", [](ClientSession& c) { return c.ehlo("c.example"); }, ReplyTo::command, 250, 251},
-      {"MAIL", [](ClientSession& c) { return c.mail_from("a@b.example"); }, ReplyTo::command, 552, 251},
-      {"RCPT", [](ClientSession& c) { return c.rcpt_to("x@y.example"); }, ReplyTo::command, 251, 354},
+      {"MAIL", [](ClientSession& c) { return c.mail_from("a@b.example"); }, ReplyTo::command, 552,
+       251},
+      {"RCPT", [](ClientSession& c) { return c.rcpt_to("x@y.example"); }, ReplyTo::command, 251,
+       354},
       {"DATA", [](ClientSession& c) { return c.data("m\r\n"); }, ReplyTo::command, 354, 250},
       {"RSET", [](ClientSession& c) { return c.rset(); }, ReplyTo::command, 250, 550},
       {"VRFY", [](ClientSession& c) { return c.vrfy("alice"); }, ReplyTo::command, 252, 354},
@@ -211,12 +215,19 @@ TEST(ClientSession, EveryRowOf4_3_2) {
       {"HELP", [](ClientSession& c) { return c.help(); }, ReplyTo::command, 214, 250},
       {"NOOP", [](ClientSession& c) { return c.noop(); }, ReplyTo::command, 250, 550},
       {"QUIT", [](ClientSession& c) { return c.quit(); }, ReplyTo::command, 221, 250},
-      {"SEND", [](ClientSession& c) { return c.send_from("a@b.example"); }, ReplyTo::command, 502, 354},
-      {"SOML", [](ClientSession& c) { return c.soml_from("a@b.example"); }, ReplyTo::command, 250, 354},
-      {"SAML", [](ClientSession& c) { return c.saml_from("a@b.example"); }, ReplyTo::command, 250, 354},
+      {"SEND", [](ClientSession& c) { return c.send_from("a@b.example"); }, ReplyTo::command, 502,
+       354},
+      {"SOML", [](ClientSession& c) { return c.soml_from("a@b.example"); }, ReplyTo::command, 250,
+       354},
+      {"SAML", [](ClientSession& c) { return c.saml_from("a@b.example"); }, ReplyTo::command, 250,
+       354},
       {"TURN", [](ClientSession& c) { return c.turn(); }, ReplyTo::command, 502, 354},
       {"STARTTLS", [](ClientSession& c) { return c.starttls(); }, ReplyTo::command, 454, 250},
-      {"AUTH", [](ClientSession& c) { return c.auth("PLAIN", {"", "u", "p", ""}); }, ReplyTo::command, 535, 250},
+      {"AUTH",
+       [](ClientSession& c) {
+         return c.auth("PLAIN", {"", "u", "p", ""});
+       },
+       ReplyTo::command, 535, 250},
       {"BDAT", [](ClientSession& c) { return c.bdat("abc", true); }, ReplyTo::bdat_last, 250, 354},
       {"ETRN", [](ClientSession& c) { return c.etrn("example.test"); }, ReplyTo::command, 253, 354},
       {"ATRN", [](ClientSession& c) { return c.atrn(); }, ReplyTo::command, 453, 354},
@@ -270,7 +281,8 @@ TEST(ClientSession, IntentsAreValidated) {
   EXPECT_EQ(t.c.data("m"), make_error_code(errc::out_of_sequence));
   EXPECT_EQ(t.c.auth("SCRAM-SHA-1", {}), make_error_code(errc::invalid_argument));
   // Not advertised: DSN is absent.
-  EXPECT_EQ(t.c.mail_from("a@b.example", {{"RET", "HDRS"}}), make_error_code(errc::out_of_sequence));
+  EXPECT_EQ(t.c.mail_from("a@b.example", {{"RET", "HDRS"}}),
+            make_error_code(errc::out_of_sequence));
   EXPECT_FALSE(t.c.mail_from("a@b.example", {{"SIZE", "10"}, {"BODY", "8BITMIME"}}));
   EXPECT_EQ(t.c.mail_from("a@b.example"), make_error_code(errc::out_of_sequence));  // nested
   EXPECT_EQ(t.out(), "MAIL FROM:<a@b.example> SIZE=10 BODY=8BITMIME\r\n");
@@ -428,7 +440,8 @@ TEST(ClientSession, AuthLoginAndCramMd5AnswerChallenges) {
   EXPECT_EQ(c.out(), "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw\r\n");  // RFC 2195
   c.in("235 ok\r\n");
   EXPECT_TRUE(c.violations().empty());
-  EXPECT_FALSE(contains_secret(c, {"tanstaaftanstaaf", "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw"}));
+  EXPECT_FALSE(
+      contains_secret(c, {"tanstaaftanstaaf", "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw"}));
 }
 
 TEST(ClientSession, AuthXoauth2ErrorFlow) {
@@ -440,7 +453,8 @@ TEST(ClientSession, AuthXoauth2ErrorFlow) {
   EXPECT_EQ(t.out(), "\r\n");  // empty response to the error challenge
   t.in("535 5.7.8 no\r\n");
   EXPECT_FALSE(t.c.flags().authenticated);
-  EXPECT_FALSE(contains_secret(t, {"tok-SECRET", base64_encode(sasl_xoauth2("alice", "tok-SECRET"))}));
+  EXPECT_FALSE(
+      contains_secret(t, {"tok-SECRET", base64_encode(sasl_xoauth2("alice", "tok-SECRET"))}));
 }
 
 TEST(ClientSession, AuthManualAndCancel) {
@@ -523,8 +537,9 @@ TEST(ClientSession, BdatChunks) {
   const std::string c1("\0\r\n.\r\n", 6);
   ASSERT_FALSE(t.c.bdat(c1, false));
   ASSERT_FALSE(t.c.bdat("end", true));
-  EXPECT_EQ(t.out(), "MAIL FROM:<a@b.example> BODY=BINARYMIME\r\nRCPT TO:<x@example.test>\r\nBDAT 6\r\n" +
-                         c1 + "BDAT 3 LAST\r\nend");
+  EXPECT_EQ(t.out(),
+            "MAIL FROM:<a@b.example> BODY=BINARYMIME\r\nRCPT TO:<x@example.test>\r\nBDAT 6\r\n" +
+                c1 + "BDAT 3 LAST\r\nend");
   t.in("250 ok\r\n250 ok\r\n250 6 octets\r\n");
   EXPECT_EQ(t.c.phase(), Phase::bdat);
   t.in("250 done\r\n");

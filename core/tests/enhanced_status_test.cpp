@@ -26,8 +26,8 @@ TEST(EnhancedStatus, ClassIsTwoFourOrFive) {
 }
 
 TEST(EnhancedStatus, SubjectAndDetailAreOneToThreeDigits) {
-  for (const char* bad : {"5..1", "5.1.", "5.1", "5", "5.1234.1", "5.1.1234", "5.a.1",
-                          "5.1.b", "5.-1.1", "5.+1.1", "5.1.1.1", "5,1,1", "5 .1.1"}) {
+  for (const char* bad : {"5..1", "5.1.", "5.1", "5", "5.1234.1", "5.1.1234", "5.a.1", "5.1.b",
+                          "5.-1.1", "5.+1.1", "5.1.1.1", "5,1,1", "5 .1.1"}) {
     EXPECT_FALSE(parse_enhanced_status(bad)) << bad;
   }
 }
@@ -106,14 +106,14 @@ TEST(EnhancedStatusName, Rfc3463Codes) {
 }
 
 TEST(EnhancedStatusName, LaterRegistrations) {
-  EXPECT_STREQ(enhanced_status_name(1, 9), "Message relayed to non-compliant mailer");  // 3886
-  EXPECT_STREQ(enhanced_status_name(1, 10), "Recipient address has null MX");  // RFC 7505
-  EXPECT_STREQ(enhanced_status_name(3, 6), "Requested priority was changed");  // RFC 6710
+  EXPECT_STREQ(enhanced_status_name(1, 9), "Message relayed to non-compliant mailer");   // 3886
+  EXPECT_STREQ(enhanced_status_name(1, 10), "Recipient address has null MX");            // RFC 7505
+  EXPECT_STREQ(enhanced_status_name(3, 6), "Requested priority was changed");            // RFC 6710
   EXPECT_STREQ(enhanced_status_name(5, 6), "Authentication Exchange line is too long");  // 4954
-  EXPECT_STREQ(enhanced_status_name(6, 6), "Message content not available");  // RFC 4468
+  EXPECT_STREQ(enhanced_status_name(6, 6), "Message content not available");             // RFC 4468
   EXPECT_STREQ(enhanced_status_name(6, 7),
-               "Non-ASCII addresses not permitted for that sender/recipient");  // RFC 6531
-  EXPECT_STREQ(enhanced_status_name(6, 10), enhanced_status_name(6, 8));  // deprecated dup
+               "Non-ASCII addresses not permitted for that sender/recipient");     // RFC 6531
+  EXPECT_STREQ(enhanced_status_name(6, 10), enhanced_status_name(6, 8));           // deprecated dup
   EXPECT_STREQ(enhanced_status_name(7, 8), "Authentication credentials invalid");  // 4954
   EXPECT_STREQ(enhanced_status_name(7, 9), "Authentication mechanism is too weak");
   EXPECT_STREQ(enhanced_status_name(7, 10), "Encryption Needed");  // RFC 5248
@@ -123,10 +123,10 @@ TEST(EnhancedStatusName, LaterRegistrations) {
   EXPECT_STREQ(enhanced_status_name(7, 13), "User Account Disabled");
   EXPECT_STREQ(enhanced_status_name(7, 14), "Trust relationship required");
   EXPECT_STREQ(enhanced_status_name(7, 17), "Mailbox owner has changed");  // RFC 7293
-  EXPECT_STREQ(enhanced_status_name(7, 23), "SPF validation failed");  // RFC 7372
+  EXPECT_STREQ(enhanced_status_name(7, 23), "SPF validation failed");      // RFC 7372
   EXPECT_STREQ(enhanced_status_name(7, 26), "Multiple authentication checks failed");
-  EXPECT_STREQ(enhanced_status_name(7, 27), "Sender address has null MX");  // RFC 7505
-  EXPECT_STREQ(enhanced_status_name(7, 29), "ARC validation failure");  // RFC 8617
+  EXPECT_STREQ(enhanced_status_name(7, 27), "Sender address has null MX");   // RFC 7505
+  EXPECT_STREQ(enhanced_status_name(7, 29), "ARC validation failure");       // RFC 8617
   EXPECT_STREQ(enhanced_status_name(7, 30), "REQUIRETLS support required");  // RFC 8689
 }
 

@@ -46,8 +46,8 @@ TEST(ReplyCodeMeaning, Rfc5321NumericOrderText) {
 }
 
 TEST(ReplyCodeMeaning, EveryCodeOfSection423) {
-  for (std::uint16_t c : Codes{211, 214, 220, 221, 250, 251, 252, 354, 421, 450, 451, 452, 455, 500,
-                          501, 502, 503, 504, 550, 551, 552, 553, 554, 555}) {
+  for (std::uint16_t c : Codes{211, 214, 220, 221, 250, 251, 252, 354, 421, 450, 451, 452,
+                               455, 500, 501, 502, 503, 504, 550, 551, 552, 553, 554, 555}) {
     EXPECT_NE(reply_code_meaning(c), nullptr) << c;
   }
 }
@@ -67,7 +67,8 @@ TEST(ReplyCodeMeaning, ExtensionCodes) {
 }
 
 TEST(ReplyCodeMeaning, UnknownCodes) {
-  for (std::uint16_t c : Codes{0, 1, 100, 200, 299, 300, 355, 400, 499, 557, 599, 600, 999, 65535}) {
+  for (std::uint16_t c :
+       Codes{0, 1, 100, 200, 299, 300, 355, 400, 499, 557, 599, 600, 999, 65535}) {
     EXPECT_EQ(reply_code_meaning(c), nullptr) << c;
   }
 }
@@ -86,8 +87,8 @@ TEST(ReplyRow, Section432Verbatim) {
   EXPECT_EQ(v(reply_row(Verb::mail).success), (std::vector<std::uint16_t>{250}));
   EXPECT_TRUE(starts_with(reply_row(Verb::mail).error, {552, 451, 452, 550, 553, 503, 455, 555}));
   EXPECT_EQ(v(reply_row(Verb::rcpt).success), (std::vector<std::uint16_t>{250, 251}));
-  EXPECT_TRUE(starts_with(reply_row(Verb::rcpt).error,
-                          {550, 551, 552, 553, 450, 451, 452, 503, 455, 555}));
+  EXPECT_TRUE(
+      starts_with(reply_row(Verb::rcpt).error, {550, 551, 552, 553, 450, 451, 452, 503, 455, 555}));
   EXPECT_TRUE(reply_row(Verb::data).success.empty());
   EXPECT_EQ(v(reply_row(Verb::data).intermediate), (std::vector<std::uint16_t>{354}));
   EXPECT_TRUE(starts_with(reply_row(Verb::data).error, {503, 554}));

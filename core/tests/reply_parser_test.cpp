@@ -38,8 +38,8 @@ std::string esc(std::string_view s) {
 }
 
 std::string describe(const Reply& r) {
-  std::string s = "off=" + std::to_string(r.offset) + " wire=" + std::to_string(r.wire_size) +
-                  " " + std::to_string(r.code);
+  std::string s = "off=" + std::to_string(r.offset) + " wire=" + std::to_string(r.wire_size) + " " +
+                  std::to_string(r.code);
   s += " enh=" + (r.enhanced ? r.enhanced->to_string() : "-"s);
   for (const auto& l : r.lines) s += " '" + esc(l) + "'";
   for (const auto& f : r.findings) {
@@ -111,17 +111,19 @@ Options lenient(Tolerance t) {
 
 TEST(ReplyParser, GreetingFromTheRfc) {
   check("220 foo ESMTP\r\n", "off=0 wire=15 220 enh=- 'foo ESMTP'\n");
-  check("220 ISIF.USC.EDU Service ready\r\n", "off=0 wire=32 220 enh=- 'ISIF.USC.EDU Service ready'\n");
+  check("220 ISIF.USC.EDU Service ready\r\n",
+        "off=0 wire=32 220 enh=- 'ISIF.USC.EDU Service ready'\n");
   check("220 [10.0.0.1] Clueless host service ready\r\n",
         "off=0 wire=44 220 enh=- '[10.0.0.1] Clueless host service ready'\n");
 }
 
 TEST(ReplyParser, MultilineExampleOfSection421) {
   // RFC 5321 §4.2.1, including a continuation whose text begins with digits.
-  check("250-First line\r\n250-Second line\r\n250-234 Text beginning with numbers\r\n"
-        "250 The last line\r\n",
-        "off=0 wire=89 250 enh=- 'First line' 'Second line' '234 Text beginning with numbers' "
-        "'The last line'\n");
+  check(
+      "250-First line\r\n250-Second line\r\n250-234 Text beginning with numbers\r\n"
+      "250 The last line\r\n",
+      "off=0 wire=89 250 enh=- 'First line' 'Second line' '234 Text beginning with numbers' "
+      "'The last line'\n");
   check("250-First line\r\n250-Second line\r\n250 Last line\r\n",
         "off=0 wire=48 250 enh=- 'First line' 'Second line' 'Last line'\n");
 }
@@ -132,14 +134,15 @@ TEST(ReplyParser, EhloExampleOfAppendixD) {
 }
 
 TEST(ReplyParser, DialogueOfAppendixD1) {
-  check("220 foo.com Simple Mail Transfer Service Ready\r\n"
-        "250 OK\r\n"
-        "354 Start mail input; end with <CRLF>.<CRLF>\r\n"
-        "221 foo.com Service closing transmission channel\r\n",
-        "off=0 wire=48 220 enh=- 'foo.com Simple Mail Transfer Service Ready'\n"
-        "off=48 wire=8 250 enh=- 'OK'\n"
-        "off=56 wire=46 354 enh=- 'Start mail input; end with <CRLF>.<CRLF>'\n"
-        "off=102 wire=50 221 enh=- 'foo.com Service closing transmission channel'\n");
+  check(
+      "220 foo.com Simple Mail Transfer Service Ready\r\n"
+      "250 OK\r\n"
+      "354 Start mail input; end with <CRLF>.<CRLF>\r\n"
+      "221 foo.com Service closing transmission channel\r\n",
+      "off=0 wire=48 220 enh=- 'foo.com Simple Mail Transfer Service Ready'\n"
+      "off=48 wire=8 250 enh=- 'OK'\n"
+      "off=56 wire=46 354 enh=- 'Start mail input; end with <CRLF>.<CRLF>'\n"
+      "off=102 wire=50 221 enh=- 'foo.com Service closing transmission channel'\n");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -147,6 +150,8 @@ TEST(ReplyParser, DialogueOfAppendixD1) {
 
 TEST(ReplyParser, BareCodeIsALastLine) {
   check("250\r\n", "off=0 wire=5 250 enh=- ''\n");
+  // Twice: the reused empty line is overwritten by an empty body.
+  check("250\r\n221\r\n", "off=0 wire=5 250 enh=- ''\noff=5 wire=5 221 enh=- ''\n");
   check("250-a\r\n250\r\n", "off=0 wire=12 250 enh=- 'a' ''\n");
 }
 
@@ -257,18 +262,19 @@ TEST(ReplyParser, BareCrIsAnError) {
 }
 
 TEST(ReplyParser, BareCrTolerated) {
-  check("250 a\rb\r\n", "off=0 wire=9 250 enh=- 'a\\rb' !bare_cr@5\n",
-        lenient(Tolerance::bare_cr));
+  check("250 a\rb\r\n", "off=0 wire=9 250 enh=- 'a\\rb' !bare_cr@5\n", lenient(Tolerance::bare_cr));
 }
 
 TEST(ReplyParser, NulIsAnError) {
   check("250 a\0b\r\n"s, "error nul_byte@5\n");
-  check("\0"s "250 a\r\n", "error nul_byte@0\n");
+  check(
+      "\0"s
+      "250 a\r\n",
+      "error nul_byte@0\n");
 }
 
 TEST(ReplyParser, NulTolerated) {
-  check("250 a\0b\r\n"s, "off=0 wire=9 250 enh=- 'a\\x00b' !nul_byte@5\n",
-        lenient(Tolerance::nul));
+  check("250 a\0b\r\n"s, "off=0 wire=9 250 enh=- 'a\\x00b' !nul_byte@5\n", lenient(Tolerance::nul));
 }
 
 TEST(ReplyParser, FindingsOfALineAreInStreamOrder) {
@@ -479,8 +485,10 @@ TEST(ReplyParser, ReusedReplyIsFullyOverwritten) {
 // Text outside textstring: findings, not errors
 
 TEST(ReplyParser, EightBitTextIsAFinding) {
-  check("220 mx.example ESMTP Gr\xc3\xbc\xc3\x9f" "e\r\n",
-        "off=0 wire=30 220 enh=- 'mx.example ESMTP Gr\\xc3\\xbc\\xc3\\x9fe' !non_ascii@23\n");
+  check(
+      "220 mx.example ESMTP Gr\xc3\xbc\xc3\x9f"
+      "e\r\n",
+      "off=0 wire=30 220 enh=- 'mx.example ESMTP Gr\\xc3\\xbc\\xc3\\x9fe' !non_ascii@23\n");
   // One finding per line.
   check("250-\xe2\x82\xac\r\n250 ok \xff\r\n",
         "off=0 wire=19 250 enh=- '\\xe2\\x82\\xac' 'ok \\xff' !non_ascii@4 !non_ascii@16\n");
@@ -495,9 +503,8 @@ TEST(ReplyParser, ControlCharactersAreAFinding) {
 TEST(ReplyParser, EightBitFindingInLongLine) {
   // Past 16 octets, so the vector path of the scanner finds it.
   const std::string text = std::string(40, 'a') + "\xc3\xa9" + std::string(30, 'b');
-  check("250 " + text + "\r\n",
-        "off=0 wire=78 250 enh=- '" + std::string(40, 'a') + "\\xc3\\xa9" +
-            std::string(30, 'b') + "' !non_ascii@44\n");
+  check("250 " + text + "\r\n", "off=0 wire=78 250 enh=- '" + std::string(40, 'a') + "\\xc3\\xa9" +
+                                    std::string(30, 'b') + "' !non_ascii@44\n");
 }
 
 TEST(ReplyParser, ReasonsAreHuman) {
@@ -521,10 +528,11 @@ TEST(ReplyParser, EnhancedStatusOnFirstLine) {
 }
 
 TEST(ReplyParser, EnhancedStatusOnEveryLine) {
-  check("530-5.7.0 Authentication Required. Learn more at\r\n"
-        "530 5.7.0 https://support.google.com/mail/?p=WantAuthError\r\n",
-        "off=0 wire=110 530 enh=5.7.0 '5.7.0 Authentication Required. Learn more at' "
-        "'5.7.0 https://support.google.com/mail/?p=WantAuthError'\n");
+  check(
+      "530-5.7.0 Authentication Required. Learn more at\r\n"
+      "530 5.7.0 https://support.google.com/mail/?p=WantAuthError\r\n",
+      "off=0 wire=110 530 enh=5.7.0 '5.7.0 Authentication Required. Learn more at' "
+      "'5.7.0 https://support.google.com/mail/?p=WantAuthError'\n");
 }
 
 TEST(ReplyParser, EnhancedClassMustMatchCode) {
@@ -550,6 +558,25 @@ TEST(ReplyParser, MalformedEnhancedStatus) {
   check("354 3.0.0 go\r\n", "off=0 wire=14 354 enh=- '3.0.0 go' !bad_enhanced_status@4\n");
 }
 
+TEST(ReplyParser, EnhancedStatusAgreesWithEnhancedStatusPrefix) {
+  // The parser's own fast status check must accept exactly what enhanced_status_prefix does.
+  const char* texts[] = {"2.0.0",     "2.0.0 ok", "4.7.12 x",  "5.1.10",  "5.123.456 y", "5.0.0ok",
+                         "5.01.0 x",  "5.1.01",   "5.1234.1",  "3.1.1 x", "6.0.0",       "5.1",
+                         "5.1.1.1 x", "5.a.1",    "5..1",      "2.0.0\t", "0.0.0",       "9.9.9 z",
+                         "2.10.0 x",  "4.4.7",    "5.999.999", "2.0.00",  "5.0.0  x"};
+  for (const char* t : texts) {
+    ReplyParser p;
+    p.feed("250 " + std::string(t) + "\r\n");
+    auto r = p.next();
+    ASSERT_TRUE(r) << t;
+    const auto want = enhanced_status_prefix(t);
+    ASSERT_EQ(r->enhanced.has_value(), want.has_value()) << t;
+    if (want) {
+      EXPECT_EQ(*r->enhanced, want->status) << t;
+    }
+  }
+}
+
 TEST(ReplyParser, TextThatIsNotAStatus) {
   check("220 10.0.0.1 ESMTP\r\n", "off=0 wire=20 220 enh=- '10.0.0.1 ESMTP'\n");
   check("250 2.0 ok\r\n", "off=0 wire=12 250 enh=- '2.0 ok'\n");
@@ -562,70 +589,142 @@ TEST(ReplyParser, TextThatIsNotAStatus) {
 // Recorded server transcripts (../shared/servers/ehlo/*.txt, copied as literals)
 
 TEST(ReplyParser, PostfixGreetingAndEhlo) {
-  check("220 postfix.bench.test ESMTP Postfix (bench sink)\r\n"
-        "250-postfix.bench.test\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-VRFY\r\n"
-        "250-ETRN\r\n250-STARTTLS\r\n250-AUTH PLAIN LOGIN\r\n250-ENHANCEDSTATUSCODES\r\n"
-        "250-8BITMIME\r\n250-DSN\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n"
-        "221 2.0.0 Bye\r\n",
-        "off=0 wire=51 220 enh=- 'postfix.bench.test ESMTP Postfix (bench sink)'\n"
-        "off=51 wire=191 250 enh=- 'postfix.bench.test' 'PIPELINING' 'SIZE 10240000' 'VRFY' "
-        "'ETRN' 'STARTTLS' 'AUTH PLAIN LOGIN' 'ENHANCEDSTATUSCODES' '8BITMIME' 'DSN' "
-        "'SMTPUTF8' 'CHUNKING'\n"
-        "off=242 wire=15 221 enh=2.0.0 '2.0.0 Bye'\n");
+  check(
+      "220 postfix.bench.test ESMTP Postfix (bench sink)\r\n"
+      "250-postfix.bench.test\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-VRFY\r\n"
+      "250-ETRN\r\n250-STARTTLS\r\n250-AUTH PLAIN LOGIN\r\n250-ENHANCEDSTATUSCODES\r\n"
+      "250-8BITMIME\r\n250-DSN\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n"
+      "221 2.0.0 Bye\r\n",
+      "off=0 wire=51 220 enh=- 'postfix.bench.test ESMTP Postfix (bench sink)'\n"
+      "off=51 wire=191 250 enh=- 'postfix.bench.test' 'PIPELINING' 'SIZE 10240000' 'VRFY' "
+      "'ETRN' 'STARTTLS' 'AUTH PLAIN LOGIN' 'ENHANCEDSTATUSCODES' '8BITMIME' 'DSN' "
+      "'SMTPUTF8' 'CHUNKING'\n"
+      "off=242 wire=15 221 enh=2.0.0 '2.0.0 Bye'\n");
 }
 
 TEST(ReplyParser, EximEhlo) {
-  check("220 exim.bench.test ESMTP Exim 4.96 Wed, 25 Nov 2026 11:22:12 +0000\r\n"
-        "250-exim.bench.test Hello client.example.test [127.0.0.1]\r\n250-SIZE 10485760\r\n"
-        "250-8BITMIME\r\n250-PIPELINING\r\n250-PIPECONNECT\r\n250-AUTH PLAIN LOGIN\r\n"
-        "250-CHUNKING\r\n250-STARTTLS\r\n250-SMTPUTF8\r\n250 HELP\r\n"
-        "220 TLS go ahead\r\n",
-        "off=0 wire=69 220 enh=- 'exim.bench.test ESMTP Exim 4.96 Wed, 25 Nov 2026 11:22:12 "
-        "+0000'\n"
-        "off=69 wire=199 250 enh=- 'exim.bench.test Hello client.example.test [127.0.0.1]' "
-        "'SIZE 10485760' '8BITMIME' 'PIPELINING' 'PIPECONNECT' 'AUTH PLAIN LOGIN' 'CHUNKING' "
-        "'STARTTLS' 'SMTPUTF8' 'HELP'\n"
-        "off=268 wire=18 220 enh=- 'TLS go ahead'\n");
+  check(
+      "220 exim.bench.test ESMTP Exim 4.96 Wed, 25 Nov 2026 11:22:12 +0000\r\n"
+      "250-exim.bench.test Hello client.example.test [127.0.0.1]\r\n250-SIZE 10485760\r\n"
+      "250-8BITMIME\r\n250-PIPELINING\r\n250-PIPECONNECT\r\n250-AUTH PLAIN LOGIN\r\n"
+      "250-CHUNKING\r\n250-STARTTLS\r\n250-SMTPUTF8\r\n250 HELP\r\n"
+      "220 TLS go ahead\r\n",
+      "off=0 wire=69 220 enh=- 'exim.bench.test ESMTP Exim 4.96 Wed, 25 Nov 2026 11:22:12 "
+      "+0000'\n"
+      "off=69 wire=199 250 enh=- 'exim.bench.test Hello client.example.test [127.0.0.1]' "
+      "'SIZE 10485760' '8BITMIME' 'PIPELINING' 'PIPECONNECT' 'AUTH PLAIN LOGIN' 'CHUNKING' "
+      "'STARTTLS' 'SMTPUTF8' 'HELP'\n"
+      "off=268 wire=18 220 enh=- 'TLS go ahead'\n");
 }
 
 TEST(ReplyParser, OpensmtpdEhloAndStarttls) {
-  check("220 opensmtpd.bench.test ESMTP OpenSMTPD\r\n"
-        "250-opensmtpd.bench.test Hello client.example.test [127.0.0.1], pleased to meet you\r\n"
-        "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-SIZE 36700160\r\n250-DSN\r\n"
-        "250-STARTTLS\r\n250 HELP\r\n"
-        "220 2.0.0 Ready to start TLS\r\n",
-        "off=0 wire=42 220 enh=- 'opensmtpd.bench.test ESMTP OpenSMTPD'\n"
-        "off=42 wire=176 250 enh=- 'opensmtpd.bench.test Hello client.example.test "
-        "[127.0.0.1], pleased to meet you' '8BITMIME' 'ENHANCEDSTATUSCODES' 'SIZE 36700160' "
-        "'DSN' 'STARTTLS' 'HELP'\n"
-        "off=218 wire=30 220 enh=2.0.0 '2.0.0 Ready to start TLS'\n");
+  check(
+      "220 opensmtpd.bench.test ESMTP OpenSMTPD\r\n"
+      "250-opensmtpd.bench.test Hello client.example.test [127.0.0.1], pleased to meet you\r\n"
+      "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-SIZE 36700160\r\n250-DSN\r\n"
+      "250-STARTTLS\r\n250 HELP\r\n"
+      "220 2.0.0 Ready to start TLS\r\n",
+      "off=0 wire=42 220 enh=- 'opensmtpd.bench.test ESMTP OpenSMTPD'\n"
+      "off=42 wire=176 250 enh=- 'opensmtpd.bench.test Hello client.example.test "
+      "[127.0.0.1], pleased to meet you' '8BITMIME' 'ENHANCEDSTATUSCODES' 'SIZE 36700160' "
+      "'DSN' 'STARTTLS' 'HELP'\n"
+      "off=218 wire=30 220 enh=2.0.0 '2.0.0 Ready to start TLS'\n");
 }
 
 TEST(ReplyParser, SmtpSinkEhloEndsWithBareCodeAndSpace) {
-  check("220 sink.bench.test ESMTP\r\n"
-        "250-sink.bench.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-AUTH PLAIN LOGIN\r\n"
-        "250-XCLIENT NAME HELO\r\n250-XFORWARD NAME ADDR PROTO HELO\r\n"
-        "250-ENHANCEDSTATUSCODES\r\n250-DSN\r\n250 \r\n"
-        "221 Bye\r\n",
-        "off=0 wire=27 220 enh=- 'sink.bench.test ESMTP'\n"
-        "off=27 wire=171 250 enh=- 'sink.bench.test' 'PIPELINING' '8BITMIME' "
-        "'AUTH PLAIN LOGIN' 'XCLIENT NAME HELO' 'XFORWARD NAME ADDR PROTO HELO' "
-        "'ENHANCEDSTATUSCODES' 'DSN' ''\n"
-        "off=198 wire=9 221 enh=- 'Bye'\n");
+  check(
+      "220 sink.bench.test ESMTP\r\n"
+      "250-sink.bench.test\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-AUTH PLAIN LOGIN\r\n"
+      "250-XCLIENT NAME HELO\r\n250-XFORWARD NAME ADDR PROTO HELO\r\n"
+      "250-ENHANCEDSTATUSCODES\r\n250-DSN\r\n250 \r\n"
+      "221 Bye\r\n",
+      "off=0 wire=27 220 enh=- 'sink.bench.test ESMTP'\n"
+      "off=27 wire=171 250 enh=- 'sink.bench.test' 'PIPELINING' '8BITMIME' "
+      "'AUTH PLAIN LOGIN' 'XCLIENT NAME HELO' 'XFORWARD NAME ADDR PROTO HELO' "
+      "'ENHANCEDSTATUSCODES' 'DSN' ''\n"
+      "off=198 wire=9 221 enh=- 'Bye'\n");
 }
 
 TEST(ReplyParser, AiosmtpdAndNodemailerEhlo) {
-  check("220 aiosmtpd.bench.test Python SMTP 1.4.3\r\n"
-        "250-aiosmtpd.bench.test\r\n250-SIZE 33554432\r\n250-8BITMIME\r\n250-STARTTLS\r\n"
-        "250-AUTH LOGIN PLAIN\r\n250 HELP\r\n",
-        "off=0 wire=43 220 enh=- 'aiosmtpd.bench.test Python SMTP 1.4.3'\n"
-        "off=43 wire=104 250 enh=- 'aiosmtpd.bench.test' 'SIZE 33554432' '8BITMIME' "
-        "'STARTTLS' 'AUTH LOGIN PLAIN' 'HELP'\n");
-  check("250-nodemailer.bench.test Nice to meet you, [127.0.0.1]\r\n250-PIPELINING\r\n"
-        "250-8BITMIME\r\n250-SMTPUTF8\r\n250-AUTH PLAIN LOGIN\r\n250-STARTTLS\r\n"
-        "250 SIZE 10485760\r\n",
-        "off=0 wire=156 250 enh=- 'nodemailer.bench.test Nice to meet you, [127.0.0.1]' "
-        "'PIPELINING' '8BITMIME' 'SMTPUTF8' 'AUTH PLAIN LOGIN' 'STARTTLS' 'SIZE 10485760'\n");
+  check(
+      "220 aiosmtpd.bench.test Python SMTP 1.4.3\r\n"
+      "250-aiosmtpd.bench.test\r\n250-SIZE 33554432\r\n250-8BITMIME\r\n250-STARTTLS\r\n"
+      "250-AUTH LOGIN PLAIN\r\n250 HELP\r\n",
+      "off=0 wire=43 220 enh=- 'aiosmtpd.bench.test Python SMTP 1.4.3'\n"
+      "off=43 wire=104 250 enh=- 'aiosmtpd.bench.test' 'SIZE 33554432' '8BITMIME' "
+      "'STARTTLS' 'AUTH LOGIN PLAIN' 'HELP'\n");
+  check(
+      "250-nodemailer.bench.test Nice to meet you, [127.0.0.1]\r\n250-PIPELINING\r\n"
+      "250-8BITMIME\r\n250-SMTPUTF8\r\n250-AUTH PLAIN LOGIN\r\n250-STARTTLS\r\n"
+      "250 SIZE 10485760\r\n",
+      "off=0 wire=156 250 enh=- 'nodemailer.bench.test Nice to meet you, [127.0.0.1]' "
+      "'PIPELINING' '8BITMIME' 'SMTPUTF8' 'AUTH PLAIN LOGIN' 'STARTTLS' 'SIZE 10485760'\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The parser takes clean CRLF lines straight from the framer's buffer and leaves every other
+// line to the framer. Appending " \x7f" (a control character: a finding) to each line sends
+// every line through the framer path; apart from that suffix and its findings the results
+// must be the same.
+
+std::string summary_without_suffix(std::string_view in) {
+  ReplyParser p;
+  p.feed(in);
+  p.feed_eof();
+  std::string log;
+  while (auto r = p.next()) {
+    log += std::to_string(r->code) + " enh=" + (r->enhanced ? r->enhanced->to_string() : "-");
+    for (std::string l : r->lines) {
+      if (l.size() >= 2 && l.substr(l.size() - 2) == " \x7f") l.resize(l.size() - 2);
+      log += " '" + esc(l) + "'";
+    }
+    for (const auto& f : r->findings) {
+      if (f.code != errc::non_ascii) log += " !" + std::string(to_string(f.code));
+    }
+    log += "\n";
+  }
+  if (p.failed()) log += "error " + std::string(to_string(p.diagnostic().code)) + "\n";
+  return log;
+}
+
+std::string with_suffix(std::string_view in) {
+  std::string out;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i + 1 < in.size(); ++i) {
+    if (in[i] == '\r' && in[i + 1] == '\n') {
+      out += in.substr(start, i - start);
+      out += " \x7f\r\n";
+      start = i + 2;
+      ++i;
+    }
+  }
+  out += in.substr(start);
+  return out;
+}
+
+TEST(ReplyParser, FastPathAndFramerPathAgree) {
+  const char* inputs[] = {
+      "220 foo ESMTP\r\n250-First line\r\n250-Second line\r\n250 Last line\r\n",
+      "250-mx.example\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250 HELP\r\n",
+      "550-5.1.1 a\r\n550 5.1.2 b\r\n250 5.0.0 x\r\n452 4.5.3 y\r\n",
+      "550-5.1.1 a\r\n550-5.01.1 b\r\n550 5.1.1 c\r\n354 3.0.0 go\r\n",
+      "250 2.1.10 ok\r\n250 2.1.0 ok\r\n221 2.0.0 Bye\r\n",
+      "250-a\r\n251 b\r\n",
+      "250 a\r\n650 b\r\n",
+      "250 a\r\n25x b\r\n",
+      "250 a\r\n250+b\r\n",
+      "250-a\r\n250-b\r\n",
+  };
+  for (const char* in : inputs) {
+    const std::string plain = summary_without_suffix(in);
+    EXPECT_EQ(summary_without_suffix(with_suffix(in)), plain) << in;
+    EXPECT_FALSE(plain.empty());
+  }
+  EXPECT_EQ(summary_without_suffix(with_suffix(inputs[2])),
+            "550 enh=5.1.1 '5.1.1 a' '5.1.2 b' !enhanced_status_mismatch\n"
+            "250 enh=5.0.0 '5.0.0 x' !enhanced_status_mismatch\n"
+            "452 enh=4.5.3 '4.5.3 y'\n");
+  EXPECT_EQ(summary_without_suffix(with_suffix(inputs[5])), "error multiline_code_mismatch\n");
 }
 
 // ---------------------------------------------------------------------------------------------

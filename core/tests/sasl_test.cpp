@@ -12,9 +12,12 @@ namespace {
 std::string hex(const Md5Digest& d) { return to_hex(d); }
 
 TEST(Base64, Rfc4648Vectors) {
-  const std::pair<const char*, const char*> v[] = {{"", ""},         {"f", "Zg=="},
-                                                   {"fo", "Zm8="},   {"foo", "Zm9v"},
-                                                   {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+  const std::pair<const char*, const char*> v[] = {{"", ""},
+                                                   {"f", "Zg=="},
+                                                   {"fo", "Zm8="},
+                                                   {"foo", "Zm9v"},
+                                                   {"foob", "Zm9vYg=="},
+                                                   {"fooba", "Zm9vYmE="},
                                                    {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, enc] : v) {
     EXPECT_EQ(base64_encode(plain), enc);
@@ -34,9 +37,9 @@ TEST(Base64, RoundTripsEveryByte) {
 }
 
 TEST(Base64, RejectsMalformed) {
-  for (const char* bad : {"Zg=", "Zg", "Z===", "====", "Zm9v\r\n", "Zm 9v", "Zm9v!A==", "Zg==Zg==",
-                          "Zh==" /* non-zero pad bits */, "Zm9=" /* non-zero pad bits */, "=Zm9",
-                          "Zm=v"}) {
+  for (const char* bad : {"Zg=", "Zg", "Z===", "====", "Zm9v\r\n", "Zm 9v",
+                          "Zm9v!A==", "Zg==Zg==", "Zh==" /* non-zero pad bits */,
+                          "Zm9=" /* non-zero pad bits */, "=Zm9", "Zm=v"}) {
     EXPECT_FALSE(base64_decode(bad).has_value()) << bad;
   }
 }
@@ -70,8 +73,7 @@ TEST(Md5, IncrementalEqualsWholeAtEverySplit) {
 }
 
 TEST(HmacMd5, Rfc2104AndRfc2202Vectors) {
-  EXPECT_EQ(hex(hmac_md5(std::string(16, '\x0b'), "Hi There")),
-            "9294727a3638bb1c13f48ef8158bfc9d");
+  EXPECT_EQ(hex(hmac_md5(std::string(16, '\x0b'), "Hi There")), "9294727a3638bb1c13f48ef8158bfc9d");
   EXPECT_EQ(hex(hmac_md5("Jefe", "what do ya want for nothing?")),
             "750c783e6ab0b503eaa86e310a5db738");
   EXPECT_EQ(hex(hmac_md5(std::string(16, '\xaa'), std::string(50, '\xdd'))),
@@ -125,17 +127,25 @@ TEST(Plain, Rfc4954Example) {
 }
 
 TEST(Xoauth2, FormatAndParse) {
-  const std::string msg = sasl_xoauth2("someuser@example.com", "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg");
-  EXPECT_EQ(msg, "user=someuser@example.com\x01" "auth=Bearer ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg\x01\x01");
+  const std::string msg =
+      sasl_xoauth2("someuser@example.com", "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg");
+  EXPECT_EQ(msg,
+            "user=someuser@example.com\x01"
+            "auth=Bearer ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg\x01\x01");
   // Google's documented example encoding.
   EXPECT_EQ(base64_encode(msg),
-            "dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ==");
+            "dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQm"
+            "hkSFJoZG1semRHRXVZMjl0Q2cBAQ==");
   const auto p = parse_sasl_xoauth2(msg);
   ASSERT_TRUE(p.has_value());
   EXPECT_EQ(p->username, "someuser@example.com");
   EXPECT_EQ(p->token, "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg");
-  EXPECT_FALSE(parse_sasl_xoauth2("user=a\x01" "auth=Basic x\x01\x01").has_value());
-  EXPECT_FALSE(parse_sasl_xoauth2("user=a\x01" "auth=Bearer x\x01").has_value());
+  EXPECT_FALSE(parse_sasl_xoauth2("user=a\x01"
+                                  "auth=Basic x\x01\x01")
+                   .has_value());
+  EXPECT_FALSE(parse_sasl_xoauth2("user=a\x01"
+                                  "auth=Bearer x\x01")
+                   .has_value());
   EXPECT_FALSE(parse_sasl_xoauth2("").has_value());
 }
 

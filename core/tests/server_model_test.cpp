@@ -67,7 +67,8 @@ TEST(ServerModel, SequencingMusts) {
   Verdict v = m.judge(cmd("RCPT TO:<a@example.test>"), reply(250));
   EXPECT_EQ(v.kind, VerdictKind::failed);
   EXPECT_NE(v.reason.find("503"), std::string::npos);
-  EXPECT_EQ(m.judge(cmd("RCPT TO:<a@example.test>"), reply_esc(503, "5.5.1")).kind, VerdictKind::ok);
+  EXPECT_EQ(m.judge(cmd("RCPT TO:<a@example.test>"), reply_esc(503, "5.5.1")).kind,
+            VerdictKind::ok);
   // DATA with no recipient: 503 or 554.
   m.advance(cmd("MAIL FROM:<a@b.example>"), reply(250));
   e = m.expect(cmd("DATA"));
@@ -219,11 +220,29 @@ TEST(ServerModel, FollowsStateAndTls) {
 }
 
 TEST(ServerModel, AnswersForEveryCommandInEveryState) {
-  const char* lines[] = {"HELO c.example", "EHLO c.example", "MAIL FROM:<a@b.example>",
-                         "RCPT TO:<x@example.test>", "DATA", "RSET", "VRFY x", "EXPN x", "HELP",
-                         "NOOP", "QUIT", "SEND FROM:<a@b.example>", "SOML FROM:<a@b.example>",
-                         "SAML FROM:<a@b.example>", "TURN", "STARTTLS", "AUTH PLAIN", "BDAT 1",
-                         "BDAT 0 LAST", "ETRN example.test", "ATRN", "FOO", "MAIL FROM:<",
+  const char* lines[] = {"HELO c.example",
+                         "EHLO c.example",
+                         "MAIL FROM:<a@b.example>",
+                         "RCPT TO:<x@example.test>",
+                         "DATA",
+                         "RSET",
+                         "VRFY x",
+                         "EXPN x",
+                         "HELP",
+                         "NOOP",
+                         "QUIT",
+                         "SEND FROM:<a@b.example>",
+                         "SOML FROM:<a@b.example>",
+                         "SAML FROM:<a@b.example>",
+                         "TURN",
+                         "STARTTLS",
+                         "AUTH PLAIN",
+                         "BDAT 1",
+                         "BDAT 0 LAST",
+                         "ETRN example.test",
+                         "ATRN",
+                         "FOO",
+                         "MAIL FROM:<",
                          "RCPT TO:<Postmaster>"};
   for (unsigned p = 0; p < static_cast<unsigned>(Phase::count_); ++p) {
     for (unsigned bits = 0; bits < 32; ++bits) {
@@ -255,17 +274,47 @@ TEST(ServerModel, AnswersForEveryCommandInEveryState) {
 // streams of (mostly valid) commands under several profiles. Deterministic seeds.
 TEST(ServerModel, ReferenceServerAlwaysConforms) {
   const std::vector<std::string> pool = {
-      "EHLO c.example", "HELO c.example", "MAIL FROM:<a@b.example>", "MAIL FROM:<>",
-      "MAIL FROM:<a@b.example> SIZE=50", "MAIL FROM:<a@b.example> SIZE=999999999",
-      "MAIL FROM:<a@b.example> BODY=BINARYMIME", "MAIL FROM:<a@b.example> FOO=1",
-      "RCPT TO:<alice@example.test>", "RCPT TO:<nobody@example.test>", "RCPT TO:<Postmaster>",
-      "RCPT TO:<x@remote.example>", "RCPT TO:<alice@example.test> NOTIFY=NEVER", "DATA",
-      "BDAT 3\r\nabc", "BDAT 2 LAST\r\nxy", "BDAT 0 LAST", "RSET", "VRFY alice", "EXPN x",
-      "HELP", "NOOP", "STARTTLS", "AUTH PLAIN " + base64_encode(sasl_plain("", "alice", "wonderland")),
-      "AUTH PLAIN " + base64_encode(sasl_plain("", "alice", "x")), "AUTH LOGIN", "AUTH CRAM-MD5",
-      "AUTH FOO", "*", base64_encode("alice"), base64_encode("wonderland"), "ETRN x.example",
-      "ATRN", "TURN", "SEND FROM:<a@b.example>", "XYZZY", "MAIL FROM:<bad", "RSET x",
-      "hello\r\n.\r\n", "NOOP\nNOOP", "VRFY"};
+      "EHLO c.example",
+      "HELO c.example",
+      "MAIL FROM:<a@b.example>",
+      "MAIL FROM:<>",
+      "MAIL FROM:<a@b.example> SIZE=50",
+      "MAIL FROM:<a@b.example> SIZE=999999999",
+      "MAIL FROM:<a@b.example> BODY=BINARYMIME",
+      "MAIL FROM:<a@b.example> FOO=1",
+      "RCPT TO:<alice@example.test>",
+      "RCPT TO:<nobody@example.test>",
+      "RCPT TO:<Postmaster>",
+      "RCPT TO:<x@remote.example>",
+      "RCPT TO:<alice@example.test> NOTIFY=NEVER",
+      "DATA",
+      "BDAT 3\r\nabc",
+      "BDAT 2 LAST\r\nxy",
+      "BDAT 0 LAST",
+      "RSET",
+      "VRFY alice",
+      "EXPN x",
+      "HELP",
+      "NOOP",
+      "STARTTLS",
+      "AUTH PLAIN " + base64_encode(sasl_plain("", "alice", "wonderland")),
+      "AUTH PLAIN " + base64_encode(sasl_plain("", "alice", "x")),
+      "AUTH LOGIN",
+      "AUTH CRAM-MD5",
+      "AUTH FOO",
+      "*",
+      base64_encode("alice"),
+      base64_encode("wonderland"),
+      "ETRN x.example",
+      "ATRN",
+      "TURN",
+      "SEND FROM:<a@b.example>",
+      "XYZZY",
+      "MAIL FROM:<bad",
+      "RSET x",
+      "hello\r\n.\r\n",
+      "NOOP\nNOOP",
+      "VRFY"};
   for (int profile = 0; profile < 4; ++profile) {
     for (unsigned seed = 1; seed <= 60; ++seed) {
       ServerProfile p;

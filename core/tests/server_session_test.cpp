@@ -30,15 +30,18 @@ struct Srv {
     return out();
   }
   /// Code of the first reply in `wire` ("250-..." -> 250).
-  static int code(const std::string& wire) { return wire.size() >= 3 ? std::stoi(wire.substr(0, 3)) : 0; }
+  static int code(const std::string& wire) {
+    return wire.size() >= 3 ? std::stoi(wire.substr(0, 3)) : 0;
+  }
   int cmd(std::string_view line) { return code(send(std::string(line) + "\r\n")); }
   void drain() {
     while (auto e = s.next_event()) {
       if (auto* x = std::get_if<Exchange>(&*e)) {
         if (s.profile().quirks.empty()) {
-          EXPECT_TRUE(x->verdict.ok()) << "reply " << x->reply.serialize() << " to "
-                                       << (x->command ? serialize(*x->command) : std::string(to_string(x->to)))
-                                       << ": " << x->verdict.reason;
+          EXPECT_TRUE(x->verdict.ok())
+              << "reply " << x->reply.serialize() << " to "
+              << (x->command ? serialize(*x->command) : std::string(to_string(x->to))) << ": "
+              << x->verdict.reason;
         }
         exchanges.push_back(std::move(*x));
       } else if (auto* m = std::get_if<MessageReceived>(&*e)) {
@@ -237,7 +240,8 @@ TEST(ServerSession, TooManyRecipients) {
   Srv t(p);
   t.ehlo();
   t.cmd("MAIL FROM:<a@b.example>");
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(t.cmd("RCPT TO:<u" + std::to_string(i) + "@example.test>"), 250);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(t.cmd("RCPT TO:<u" + std::to_string(i) + "@example.test>"), 250);
   EXPECT_EQ(t.send("RCPT TO:<u9@example.test>\r\n"), "452 4.5.3 Too many recipients\r\n");
   EXPECT_EQ(t.cmd("RCPT TO:<postmaster@example.test>"), 250);  // postmaster still accepted
 }
@@ -284,7 +288,8 @@ TEST(ServerSession, ShutdownSends421) {
   t.ehlo();
   t.s.shutdown();
   t.drain();
-  EXPECT_EQ(t.out(), "421 4.3.2 mx.example.test Service not available, closing transmission channel\r\n");
+  EXPECT_EQ(t.out(),
+            "421 4.3.2 mx.example.test Service not available, closing transmission channel\r\n");
   EXPECT_TRUE(t.s.closed());
   ASSERT_EQ(t.closed.size(), 1u);
   EXPECT_EQ(t.send("NOOP\r\n"), "");  // nothing after close
@@ -295,7 +300,8 @@ TEST(ServerSession, ShutdownSends421) {
 
 TEST(ServerSession, QuitCloses) {
   Srv t;
-  EXPECT_EQ(t.send("QUIT\r\n"), "221 2.0.0 mx.example.test Service closing transmission channel\r\n");
+  EXPECT_EQ(t.send("QUIT\r\n"),
+            "221 2.0.0 mx.example.test Service closing transmission channel\r\n");
   EXPECT_TRUE(t.s.closed());
   ASSERT_EQ(t.closed.size(), 1u);
   EXPECT_TRUE(t.closed[0].clean);
@@ -315,7 +321,8 @@ TEST(ServerSession, EofMidCommandIsAViolation) {
 TEST(ServerSession, StartTlsDiscardsPipelinedPlaintextAndResets) {
   Srv t;
   t.ehlo();
-  EXPECT_EQ(t.send("STARTTLS\r\nMAIL FROM:<evil@x.example>\r\n"), "220 2.0.0 Ready to start TLS\r\n");
+  EXPECT_EQ(t.send("STARTTLS\r\nMAIL FROM:<evil@x.example>\r\n"),
+            "220 2.0.0 Ready to start TLS\r\n");
   EXPECT_EQ(t.tls_wanted, 1);
   EXPECT_EQ(t.s.phase(), Phase::tls);
   ASSERT_EQ(t.violations.size(), 1u);
@@ -393,20 +400,24 @@ TEST(ServerSession, AuthLoginCramMd5Xoauth2) {
   c.ehlo();
   const std::string challenge = "<1896.697170952@mx.example.test>";
   EXPECT_EQ(c.send("AUTH CRAM-MD5\r\n"), "334 " + base64_encode(challenge) + "\r\n");
-  EXPECT_EQ(Srv::code(c.send(base64_encode(sasl_cram_md5("alice", "wonderland", challenge)) + "\r\n")), 235);
+  EXPECT_EQ(
+      Srv::code(c.send(base64_encode(sasl_cram_md5("alice", "wonderland", challenge)) + "\r\n")),
+      235);
 
   Srv c2(open_profile());
   c2.ehlo();
   EXPECT_EQ(c2.cmd("AUTH CRAM-MD5 " + base64_encode("x")), 501);  // server-first mechanism
   c2.send("AUTH CRAM-MD5\r\n");
-  EXPECT_EQ(Srv::code(c2.send(base64_encode(sasl_cram_md5("alice", "wrong", challenge)) + "\r\n")), 535);
+  EXPECT_EQ(Srv::code(c2.send(base64_encode(sasl_cram_md5("alice", "wrong", challenge)) + "\r\n")),
+            535);
 
   Srv x(open_profile());
   x.ehlo();
   EXPECT_EQ(x.cmd("AUTH XOAUTH2 " + base64_encode(sasl_xoauth2("alice", "wonderland"))), 235);
   Srv y(open_profile());
   y.ehlo();
-  const std::string err = y.send("AUTH XOAUTH2 " + base64_encode(sasl_xoauth2("alice", "bad")) + "\r\n");
+  const std::string err =
+      y.send("AUTH XOAUTH2 " + base64_encode(sasl_xoauth2("alice", "bad")) + "\r\n");
   EXPECT_EQ(Srv::code(err), 334);
   EXPECT_EQ(y.send("\r\n"), "535 5.7.8 Authentication credentials invalid\r\n");
   EXPECT_EQ(y.s.phase(), Phase::ready);
@@ -436,7 +447,8 @@ TEST(ServerSession, AuthLongInitialResponseUpTo12288) {
   p.auth_users.push_back({"bob", std::string(3000, 'p')});
   Srv t(p);
   t.ehlo();
-  const std::string line = "AUTH PLAIN " + base64_encode(sasl_plain("", "bob", std::string(3000, 'p')));
+  const std::string line =
+      "AUTH PLAIN " + base64_encode(sasl_plain("", "bob", std::string(3000, 'p')));
   ASSERT_GT(line.size(), 512u);
   EXPECT_EQ(t.cmd(line), 235);
   EXPECT_EQ(t.cmd("NOOP " + std::string(3000, 'p')), 500);
@@ -494,7 +506,7 @@ TEST(ServerSession, BdatRefusedStillConsumesChunk) {
   EXPECT_EQ(Srv::code(u.send("BDAT 6 LAST\r\nQUIT\r\n")), 502);
   EXPECT_FALSE(u.s.closed());
   EXPECT_EQ(u.s.phase(), Phase::rcpt);  // a refused BDAT LAST leaves the transaction alone
-  EXPECT_EQ(u.cmd("BDAT x"), 502);  // not offered comes before syntax
+  EXPECT_EQ(u.cmd("BDAT x"), 502);      // not offered comes before syntax
 }
 
 TEST(ServerSession, OutputIndependentOfChunking) {
@@ -564,7 +576,8 @@ TEST(ServerQuirks, AcceptEodCandidates) {
     s.cmd("MAIL FROM:<a@b.example>");
     s.cmd("RCPT TO:<alice@example.test>");
     s.cmd("DATA");
-    EXPECT_EQ(s.send("body" + std::string(eod_bytes(cand)) + "x\r\nNOOP\r\n"), "") << to_string(cand);
+    EXPECT_EQ(s.send("body" + std::string(eod_bytes(cand)) + "x\r\nNOOP\r\n"), "")
+        << to_string(cand);
   }
   Srv any = with(Quirk::accept_any_eod);
   any.ehlo();

@@ -77,7 +77,8 @@ class Pair {
     return s;
   }
   void expect_clean() const {
-    for (const auto& v : client_events<Violation>()) ADD_FAILURE() << "client violation: " << v.text;
+    for (const auto& v : client_events<Violation>())
+      ADD_FAILURE() << "client violation: " << v.text;
     if (!server.profile().quirks.empty()) return;
     for (const auto& x : server_events<Exchange>()) {
       EXPECT_TRUE(x.verdict.ok()) << x.reply.serialize() << ": " << x.verdict.reason;
@@ -134,7 +135,8 @@ ServerProfile open_profile() {
 }
 
 std::string random_message(std::mt19937& rng, std::size_t max) {
-  static constexpr char kAlphabet[] = {'.', '.', '\r', '\n', '\r', '\n', '\0', 'a', 'b', ' ', 'x', '-'};
+  static constexpr char kAlphabet[] = {'.',  '.', '\r', '\n', '\r', '\n',
+                                       '\0', 'a', 'b',  ' ',  'x',  '-'};
   std::string m;
   const std::size_t n = rng() % max;
   for (std::size_t i = 0; i < n; ++i) {
@@ -225,7 +227,7 @@ Outcome run_conversation(bool server_pipelining, PipelineMode mode, unsigned see
     EXPECT_FALSE(p.client.rcpt_to("alice@example.test"));
     EXPECT_FALSE(p.client.rcpt_to("nobody@example.test"));  // 550
     EXPECT_FALSE(p.client.rcpt_to("bob@example.test"));
-    EXPECT_FALSE(p.client.rcpt_to("x@remote.example"));     // relay denied
+    EXPECT_FALSE(p.client.rcpt_to("x@remote.example"));  // relay denied
     if (tx == 2) {
       EXPECT_FALSE(p.client.bdat("chunk one\r\n", false));
       EXPECT_FALSE(p.client.bdat(".two\r\n", true));
@@ -343,7 +345,8 @@ TEST(SessionPair, AuthEveryMechanism) {
         for (const auto& e : p.client.transcript()) {
           EXPECT_EQ(e.bytes.find(secret), std::string::npos) << mech;
           EXPECT_EQ(e.bytes.find(base64_encode(secret)), std::string::npos) << mech;
-          EXPECT_EQ(e.bytes.find(base64_encode(sasl_plain("", "alice", secret))), std::string::npos);
+          EXPECT_EQ(e.bytes.find(base64_encode(sasl_plain("", "alice", secret))),
+                    std::string::npos);
         }
         p.expect_clean();
       }
@@ -419,9 +422,9 @@ TEST(SessionPair, EveryCommandInScope) {
   ASSERT_FALSE(p.client.ehlo("c.example"));
   ASSERT_FALSE(p.client.quit());
   p.pump();
-  EXPECT_EQ(p.codes(), (std::vector<int>{220, 250, 250, 250, 250, 354, 250, 250, 250, 250, 250,
-                                         252, 502, 214, 250, 250, 502, 502, 502, 502, 502, 235,
-                                         220, 250, 221}));
+  EXPECT_EQ(p.codes(),
+            (std::vector<int>{220, 250, 250, 250, 250, 354, 250, 250, 250, 250, 250, 252, 502,
+                              214, 250, 250, 502, 502, 502, 502, 502, 235, 220, 250, 221}));
   EXPECT_EQ(p.server_events<MessageReceived>().size(), 2u);
   EXPECT_TRUE(p.client.closed());
   p.expect_clean();
@@ -540,7 +543,8 @@ TEST(SessionPair, ClientSeesSmugglingServerAcceptEarly) {
   EXPECT_EQ(msgs[0].ended_by, EodCandidate::lf_dot_lf);
   EXPECT_EQ(p.client_events<ReplyEvent>().back().reply.code, 250);
   bool unsolicited = false;
-  for (const auto& v : p.client_events<Violation>()) unsolicited |= v.code == errc::unsolicited_reply;
+  for (const auto& v : p.client_events<Violation>())
+    unsolicited |= v.code == errc::unsolicited_reply;
   EXPECT_TRUE(unsolicited);
 }
 

@@ -75,7 +75,8 @@ TEST(SessionState, AuthAndStartTls) {
 
 TEST(SessionState, Transitions) {
   const SessionFlags none;
-  EXPECT_EQ(next_phase(Phase::connect, none, ReplyTo::greeting, Verb::unknown, 220), Phase::greeted);
+  EXPECT_EQ(next_phase(Phase::connect, none, ReplyTo::greeting, Verb::unknown, 220),
+            Phase::greeted);
   EXPECT_EQ(next_phase(Phase::greeted, none, ReplyTo::command, Verb::ehlo, 250), Phase::ready);
   EXPECT_EQ(next_phase(Phase::greeted, none, ReplyTo::command, Verb::ehlo, 502), Phase::greeted);
   EXPECT_EQ(next_phase(Phase::ready, hello(), ReplyTo::command, Verb::mail, 250), Phase::mail);

@@ -18,14 +18,14 @@
 namespace smtp::cli {
 
 struct ReportOptions {
-  std::string action;               ///< validate | summary | diff | junit
+  std::string action;  ///< validate | summary | diff | junit
   std::vector<std::string> files;
-  std::string kind = "report";      ///< validate: report | scenario | profile
-  std::string schema_dir;           ///< "" = embedded schemas
-  std::string output;               ///< junit: output file
+  std::string kind = "report";  ///< validate: report | scenario | profile
+  std::string schema_dir;       ///< "" = embedded schemas
+  std::string output;           ///< junit: output file
   bool strict = false;
-  bool exit_status = false;         ///< summary: exit with the report's exit code
-  bool transcripts = true;          ///< junit: include transcripts
+  bool exit_status = false;  ///< summary: exit with the report's exit code
+  bool transcripts = true;   ///< junit: include transcripts
 };
 
 /// Run one report action; `out` receives stdout text, `err` stderr text. Returns the exit code.

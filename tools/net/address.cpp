@@ -30,10 +30,15 @@ bool is_localhost(std::string_view host) noexcept {
 }  // namespace
 
 std::string Target::to_string() const {
+  // Built by appending: GCC 12 -O3 warns (-Wrestrict, a false positive) on "[" + host + "]".
   const bool v6 = host.find(':') != std::string::npos;
-  std::string out = v6 ? "[" + host + "]" : host;
-  out += ':';
-  out += std::to_string(port);
+  std::string out;
+  out.reserve(host.size() + 8);
+  if (v6) out.push_back('[');
+  out.append(host);
+  if (v6) out.push_back(']');
+  out.push_back(':');
+  out.append(std::to_string(port));
   return out;
 }
 
@@ -117,10 +122,7 @@ Result<std::vector<asio::ip::tcp::endpoint>> resolve(std::string_view text,
 
 std::string to_string(const asio::ip::tcp::endpoint& endpoint) {
   const auto address = endpoint.address();
-  std::string out = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
-  out += ':';
-  out += std::to_string(endpoint.port());
-  return out;
+  return Target{address.to_string(), endpoint.port()}.to_string();
 }
 
 }  // namespace smtp::net

@@ -84,14 +84,30 @@ std::string xml_escape(std::string_view s, bool attribute) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += attribute ? "&quot;" : "\""; break;
-        case '\'': out += attribute ? "&apos;" : "'"; break;
-        case '\t': out += attribute ? "&#9;" : "\t"; break;
-        case '\n': out += attribute ? "&#10;" : "\n"; break;
-        case '\r': out += "&#13;"; break;
+        case '&':
+          out += "&amp;";
+          break;
+        case '<':
+          out += "&lt;";
+          break;
+        case '>':
+          out += "&gt;";
+          break;
+        case '"':
+          out += attribute ? "&quot;" : "\"";
+          break;
+        case '\'':
+          out += attribute ? "&apos;" : "'";
+          break;
+        case '\t':
+          out += attribute ? "&#9;" : "\t";
+          break;
+        case '\n':
+          out += attribute ? "&#10;" : "\n";
+          break;
+        case '\r':
+          out += "&#13;";
+          break;
         default:
           if (c < 0x20) {
             append_hex_escape(out, c);
@@ -142,8 +158,7 @@ std::string to_junit_xml(const Report& report, const JunitOptions& options) {
         cases += "      <skipped message=\"" + message + "\"/>\n";
       }
       if (options.transcripts && !s->transcript.empty()) {
-        cases += "      <system-out>" + xml_escape(transcript_text(*s), false) +
-                 "</system-out>\n";
+        cases += "      <system-out>" + xml_escape(transcript_text(*s), false) + "</system-out>\n";
       }
       if (s->verdict == Verdict::non_strict && !counts_as_failure(*s, options)) {
         cases += "      <system-err>" +
@@ -161,8 +176,8 @@ std::string to_junit_xml(const Report& report, const JunitOptions& options) {
     suites += "      <property name=\"target\" value=\"" +
               xml_escape(report.target.host + ":" + std::to_string(report.target.port), true) +
               "\"/>\n";
-    suites += "      <property name=\"tls\" value=\"" + xml_escape(report.target.tls, true) +
-              "\"/>\n";
+    suites +=
+        "      <property name=\"tls\" value=\"" + xml_escape(report.target.tls, true) + "\"/>\n";
     suites += "      <property name=\"tool\" value=\"" +
               xml_escape(report.tool_name + " " + report.tool_version, true) + "\"/>\n";
     suites += "    </properties>\n";

@@ -1,13 +1,13 @@
 #include "report/redact.h"
 
-#include "report/base64.h"
+#include "smtp/sasl.h"
 
 namespace smtp::report {
 namespace {
 
 bool is_base64_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-         c == '+' || c == '/' || c == '=';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+         c == '/' || c == '=';
 }
 
 /// Base64 characters that depend only on `secret` when it starts at offset k (mod 3) of the
@@ -16,8 +16,8 @@ std::string core_for_alignment(std::string_view secret, std::size_t k) {
   std::string padded(k, '\0');
   padded.append(secret);
   const std::string encoded = base64_encode(padded);
-  const std::size_t first_group = (k + 2) / 3;             // first group made only of secret
-  const std::size_t end_group = (k + secret.size()) / 3;   // groups fully inside [k, k+len)
+  const std::size_t first_group = (k + 2) / 3;            // first group made only of secret
+  const std::size_t end_group = (k + secret.size()) / 3;  // groups fully inside [k, k+len)
   if (end_group <= first_group) return {};
   return encoded.substr(first_group * 4, (end_group - first_group) * 4);
 }

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <ctime>
 
-#include "report/base64.h"
+#include "smtp/sasl.h"
 #include "scenario/json_source.h"
 #include "scenario/load.h"
 #include "scenario/variables.h"
@@ -19,10 +19,10 @@ const char* dir_name(Direction d) { return d == Direction::client ? "c" : "s"; }
 
 ojson counts_json(const Counts& c) {
   return ojson{{"passed", c.passed},
-              {"failed", c.failed},
-              {"non-strict", c.non_strict},
-              {"skipped", c.skipped},
-              {"error", c.error}};
+               {"failed", c.failed},
+               {"non-strict", c.non_strict},
+               {"skipped", c.skipped},
+               {"error", c.error}};
 }
 
 ojson step_json(const StepRecord& s) {
@@ -119,11 +119,16 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
 
 const char* to_string(Verdict v) noexcept {
   switch (v) {
-    case Verdict::passed: return "passed";
-    case Verdict::failed: return "failed";
-    case Verdict::non_strict: return "non-strict";
-    case Verdict::skipped: return "skipped";
-    case Verdict::error: return "error";
+    case Verdict::passed:
+      return "passed";
+    case Verdict::failed:
+      return "failed";
+    case Verdict::non_strict:
+      return "non-strict";
+    case Verdict::skipped:
+      return "skipped";
+    case Verdict::error:
+      return "error";
   }
   return "error";
 }
@@ -139,12 +144,18 @@ std::optional<Verdict> parse_verdict(std::string_view s) noexcept {
 
 const char* to_string(StepStatus s) noexcept {
   switch (s) {
-    case StepStatus::passed: return "passed";
-    case StepStatus::failed: return "failed";
-    case StepStatus::non_strict: return "non-strict";
-    case StepStatus::warned: return "warned";
-    case StepStatus::skipped: return "skipped";
-    case StepStatus::error: return "error";
+    case StepStatus::passed:
+      return "passed";
+    case StepStatus::failed:
+      return "failed";
+    case StepStatus::non_strict:
+      return "non-strict";
+    case StepStatus::warned:
+      return "warned";
+    case StepStatus::skipped:
+      return "skipped";
+    case StepStatus::error:
+      return "error";
   }
   return "error";
 }
@@ -161,11 +172,21 @@ std::optional<StepStatus> parse_step_status(std::string_view s) noexcept {
 
 void Counts::add(Verdict v) noexcept {
   switch (v) {
-    case Verdict::passed: ++passed; break;
-    case Verdict::failed: ++failed; break;
-    case Verdict::non_strict: ++non_strict; break;
-    case Verdict::skipped: ++skipped; break;
-    case Verdict::error: ++error; break;
+    case Verdict::passed:
+      ++passed;
+      break;
+    case Verdict::failed:
+      ++failed;
+      break;
+    case Verdict::non_strict:
+      ++non_strict;
+      break;
+    case Verdict::skipped:
+      ++skipped;
+      break;
+    case Verdict::error:
+      ++error;
+      break;
   }
 }
 
@@ -197,9 +218,9 @@ ojson to_json(const Report& report) {
                  {"embedded", report.target.embedded}};
   if (report.tls) {
     ojson t{{"version", report.tls->version},
-           {"cipher", report.tls->cipher},
-           {"certificate_subject", report.tls->certificate_subject},
-           {"verified", report.tls->verified}};
+            {"cipher", report.tls->cipher},
+            {"certificate_subject", report.tls->certificate_subject},
+            {"verified", report.tls->verified}};
     if (!report.tls->verify_error.empty()) t["verify_error"] = report.tls->verify_error;
     j["tls"] = std::move(t);
   } else {
@@ -322,8 +343,8 @@ tl::expected<Report, std::string> report_from_json(const json& j) {
   }
 }
 
-tl::expected<Report, std::vector<std::string>> read_report(const std::filesystem::path& path,
-                                                           const std::filesystem::path& schema_dir) {
+tl::expected<Report, std::vector<std::string>> read_report(
+    const std::filesystem::path& path, const std::filesystem::path& schema_dir) {
   auto text = scenario::read_text_file(path);
   if (!text) return tl::unexpected(std::vector<std::string>{path.string() + ": " + text.error()});
   std::vector<std::string> errors;
@@ -334,7 +355,8 @@ tl::expected<Report, std::vector<std::string>> read_report(const std::filesystem
   if (!errors.empty()) return tl::unexpected(std::move(errors));
   const scenario::JsonDocument doc = scenario::JsonDocument::parse(std::move(*text));
   auto report = report_from_json(doc.value());
-  if (!report) return tl::unexpected(std::vector<std::string>{path.string() + ": " + report.error()});
+  if (!report)
+    return tl::unexpected(std::vector<std::string>{path.string() + ": " + report.error()});
   return std::move(*report);
 }
 

@@ -43,8 +43,8 @@ struct StepRecord {
   std::string expectation;  ///< evaluate.h describe(Expect) for checks; "" otherwise
   std::string observed;     ///< describe(Observation), or what was sent (escaped)
   StepStatus status = StepStatus::passed;
-  std::string reason;       ///< one line when not passed
-  std::string label;        ///< the any_of outcome that matched
+  std::string reason;  ///< one line when not passed
+  std::string label;   ///< the any_of outcome that matched
   friend bool operator==(const StepRecord&, const StepRecord&) = default;
 };
 
@@ -53,21 +53,21 @@ enum class Direction : std::uint8_t { client, server };
 /// Bytes as they crossed the wire. JSON: "text" when valid UTF-8, else "base64".
 struct TranscriptEntry {
   Direction dir = Direction::client;
-  std::uint32_t conn = 0;              ///< connection number within the scenario
-  std::uint64_t offset = 0;            ///< octet offset in this direction of this connection
-  std::optional<std::uint64_t> t_ms;   ///< since the scenario started
+  std::uint32_t conn = 0;             ///< connection number within the scenario
+  std::uint64_t offset = 0;           ///< octet offset in this direction of this connection
+  std::optional<std::uint64_t> t_ms;  ///< since the scenario started
   std::string bytes;
-  bool raw = false;                    ///< sent by a raw step (unchecked bytes)
-  bool redacted = false;               ///< secrets replaced by kRedacted (redact.h)
-  bool tls = false;                    ///< carried inside TLS
+  bool raw = false;       ///< sent by a raw step (unchecked bytes)
+  bool redacted = false;  ///< secrets replaced by kRedacted (redact.h)
+  bool tls = false;       ///< carried inside TLS
   friend bool operator==(const TranscriptEntry&, const TranscriptEntry&) = default;
 };
 
 struct Finding {
-  std::string source = "oracle";    ///< "oracle", "runner", "scenario"
-  std::string severity = "warning"; ///< "info", "warning", "error"
+  std::string source = "oracle";     ///< "oracle", "runner", "scenario"
+  std::string severity = "warning";  ///< "info", "warning", "error"
   std::string message;
-  std::string rfc;                  ///< "" = none
+  std::string rfc;  ///< "" = none
   std::optional<std::size_t> step;
   std::optional<std::uint64_t> offset;
   friend bool operator==(const Finding&, const Finding&) = default;
@@ -82,7 +82,7 @@ struct ScenarioResult {
   std::vector<std::string> tags;
   std::string file;
   Verdict verdict = Verdict::passed;
-  std::string reason;          ///< one line; "" when passed
+  std::string reason;  ///< one line; "" when passed
   std::uint64_t duration_ms = 0;
   std::vector<StepRecord> steps;
   std::vector<TranscriptEntry> transcript;
@@ -95,7 +95,7 @@ struct TlsFacts {
   std::string cipher;               ///< "TLS_AES_256_GCM_SHA384"
   std::string certificate_subject;  ///< "CN=localhost"
   bool verified = false;
-  std::string verify_error;         ///< "" = none / not attempted
+  std::string verify_error;  ///< "" = none / not attempted
   friend bool operator==(const TlsFacts&, const TlsFacts&) = default;
 };
 
@@ -129,7 +129,7 @@ struct Report {
   std::string tool_version;  ///< SMTPH_VERSION
   Target target;
   std::optional<TlsFacts> tls;
-  std::string started_at;    ///< ISO 8601 UTC, iso8601_utc()
+  std::string started_at;  ///< ISO 8601 UTC, iso8601_utc()
   std::uint64_t duration_ms = 0;
   bool strict = false;
   bool interrupted = false;

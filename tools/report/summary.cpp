@@ -10,18 +10,22 @@ namespace {
 int severity(Verdict v) {
   switch (v) {
     case Verdict::passed:
-    case Verdict::skipped: return 0;
-    case Verdict::non_strict: return 1;
-    case Verdict::error: return 2;
-    case Verdict::failed: return 3;
+    case Verdict::skipped:
+      return 0;
+    case Verdict::non_strict:
+      return 1;
+    case Verdict::error:
+      return 2;
+    case Verdict::failed:
+      return 3;
   }
   return 0;
 }
 
 std::string counts_line(const Counts& c) {
   return std::to_string(c.passed) + " passed, " + std::to_string(c.failed) + " failed, " +
-         std::to_string(c.non_strict) + " non-strict, " + std::to_string(c.skipped) +
-         " skipped, " + std::to_string(c.error) + " error";
+         std::to_string(c.non_strict) + " non-strict, " + std::to_string(c.skipped) + " skipped, " +
+         std::to_string(c.error) + " error";
 }
 
 /// Printable text: valid UTF-8 kept, controls and bad bytes as escapes.
@@ -94,13 +98,12 @@ std::string summary_text(const Report& report, bool strict) {
   std::string out;
   out += report.tool_name + " " + report.tool_version + " report, started " + report.started_at +
          ", " + std::to_string(report.duration_ms) + " ms\n";
-  out += "target: " + report.target.host + ":" + std::to_string(report.target.port) +
-         " (tls " + report.target.tls + (report.target.embedded ? ", embedded server" : "") +
-         ")\n";
+  out += "target: " + report.target.host + ":" + std::to_string(report.target.port) + " (tls " +
+         report.target.tls + (report.target.embedded ? ", embedded server" : "") + ")\n";
   if (report.tls) {
     out += "tls: " + report.tls->version + " " + report.tls->cipher + ", certificate " +
-           report.tls->certificate_subject + (report.tls->verified ? " (verified)" : " (not verified)") +
-           "\n";
+           report.tls->certificate_subject +
+           (report.tls->verified ? " (verified)" : " (not verified)") + "\n";
   }
   if (report.interrupted) out += "INTERRUPTED: not every scenario ran\n";
   out += std::to_string(s.total) + " scenarios: " + counts_line(s.by_verdict) + "\n";
@@ -151,7 +154,8 @@ ReportDiff diff_reports(const Report& before, const Report& after) {
     if (regression) ++diff.regressions;
   }
   for (const auto& [id, n] : new_by_id) {
-    if (old_by_id.count(id) == 0) diff.changes.push_back({id, std::nullopt, n->verdict, n->reason, false});
+    if (old_by_id.count(id) == 0)
+      diff.changes.push_back({id, std::nullopt, n->verdict, n->reason, false});
   }
   std::sort(diff.changes.begin(), diff.changes.end(),
             [](const VerdictChange& a, const VerdictChange& b) { return a.id < b.id; });
@@ -161,9 +165,12 @@ ReportDiff diff_reports(const Report& before, const Report& after) {
 std::string diff_text(const ReportDiff& diff) {
   std::string out;
   for (const VerdictChange& c : diff.changes) {
-    const char* tag = c.regression ? "REGRESSION" : !c.before ? "added" : !c.after ? "removed" : "changed";
-    out += std::string(tag) + " " + c.id + ": " + (c.before ? to_string(*c.before) : "-") +
-           " -> " + (c.after ? to_string(*c.after) : "-");
+    const char* tag = c.regression ? "REGRESSION"
+                      : !c.before  ? "added"
+                      : !c.after   ? "removed"
+                                   : "changed";
+    out += std::string(tag) + " " + c.id + ": " + (c.before ? to_string(*c.before) : "-") + " -> " +
+           (c.after ? to_string(*c.after) : "-");
     if (!c.reason.empty() && c.after && *c.after != Verdict::passed) {
       out += " (" + one_line(c.reason) + ")";
     }

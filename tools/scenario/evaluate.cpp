@@ -12,8 +12,7 @@ using report::StepStatus;
 using report::Verdict;
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::toupper(static_cast<unsigned char>(x)) ==
                   std::toupper(static_cast<unsigned char>(y));
          });
@@ -80,8 +79,7 @@ std::optional<std::string> mismatch(const Conditions& c, const Observation& obs,
   }
   if (c.enhanced) {
     if (!r.enhanced) {
-      return "expected enhanced status " + c.enhanced->to_string() + ", got none in " +
-             describe(r);
+      return "expected enhanced status " + c.enhanced->to_string() + ", got none in " + describe(r);
     }
     const EnhancedStatus& e = *r.enhanced;
     const bool ok = e.klass == c.enhanced->klass &&
@@ -118,8 +116,12 @@ StepOutcome failing(OnFail on_fail, std::string reason, std::string label = {}) 
       out.status = StepStatus::failed;
       out.stop = true;
       break;
-    case OnFail::non_strict: out.status = StepStatus::non_strict; break;
-    case OnFail::warn: out.status = StepStatus::warned; break;
+    case OnFail::non_strict:
+      out.status = StepStatus::non_strict;
+      break;
+    case OnFail::warn:
+      out.status = StepStatus::warned;
+      break;
     case OnFail::skip:
       out.status = StepStatus::skipped;
       out.stop = true;
@@ -317,7 +319,8 @@ std::optional<std::string> unmet_facts(const Scenario& s, const TargetFacts& fac
   }
   for (const std::string& r : s.prerequisites) {
     if (is_upper_token(r)) continue;
-    if (r == "tls" && facts.tls == TlsMode::none) return "needs TLS (run with --tls starttls|implicit)";
+    if (r == "tls" && facts.tls == TlsMode::none)
+      return "needs TLS (run with --tls starttls|implicit)";
     if (r == "starttls" && facts.tls != TlsMode::starttls) return "needs --tls starttls";
     if (r == "implicit_tls" && facts.tls != TlsMode::implicit) return "needs --tls implicit";
     if (r == "credentials" && !facts.credentials) return "needs AUTH credentials in the profile";
@@ -364,14 +367,18 @@ ScenarioVerdict aggregate(const Scenario& s, std::span<const report::StepRecord>
   const report::StepRecord* non_strict = nullptr;
   for (const report::StepRecord& r : steps) {
     switch (r.status) {
-      case StepStatus::failed: return {failed_verdict, step_reason(r)};
-      case StepStatus::error: return {Verdict::error, step_reason(r)};
-      case StepStatus::skipped: return {Verdict::skipped, step_reason(r)};
+      case StepStatus::failed:
+        return {failed_verdict, step_reason(r)};
+      case StepStatus::error:
+        return {Verdict::error, step_reason(r)};
+      case StepStatus::skipped:
+        return {Verdict::skipped, step_reason(r)};
       case StepStatus::non_strict:
         if (non_strict == nullptr) non_strict = &r;
         break;
       case StepStatus::passed:
-      case StepStatus::warned: break;
+      case StepStatus::warned:
+        break;
     }
   }
   if (!extras.error.empty()) return {Verdict::error, report::one_line(extras.error)};

@@ -32,12 +32,12 @@ struct Observation {
     io_error,  ///< the connection failed (reset, TLS alert, reply parser failure)
   };
   Kind kind = Kind::timeout;
-  std::optional<Reply> reply;      ///< set iff kind == reply
-  std::uint32_t waited_ms = 0;     ///< the wait that ran out (timeout)
+  std::optional<Reply> reply;   ///< set iff kind == reply
+  std::uint32_t waited_ms = 0;  ///< the wait that ran out (timeout)
   /// After a reply, when plan.wait_for_close: true = EOF followed within the wait, false = the
   /// connection was still open at the deadline. nullopt = not checked.
   std::optional<bool> closed_after;
-  std::string detail;              ///< io_error text, or how the close happened
+  std::string detail;  ///< io_error text, or how the close happened
 
   [[nodiscard]] static Observation of_reply(Reply r, std::optional<bool> closed_after = {});
   [[nodiscard]] static Observation of_close(std::string detail = {});
@@ -87,9 +87,9 @@ struct StepOutcome {
 
 /// Facts about the run and the profile that `requires` and `tls` refer to.
 struct TargetFacts {
-  TlsMode tls = TlsMode::none;   ///< the run's transport (--tls)
-  bool credentials = true;       ///< the profile has a username and a password
-  bool store = false;            ///< the profile names a delivered-mail store
+  TlsMode tls = TlsMode::none;  ///< the run's transport (--tls)
+  bool credentials = true;      ///< the profile has a username and a password
+  bool store = false;           ///< the profile names a delivered-mail store
   bool auth_requires_tls = false;
 };
 

@@ -51,8 +51,8 @@ std::vector<std::string> pointer_tokens(std::string_view pointer) {
   std::size_t i = 1;
   while (true) {
     const std::size_t slash = pointer.find('/', i);
-    std::string raw(pointer.substr(i, slash == std::string_view::npos ? std::string_view::npos
-                                                                       : slash - i));
+    std::string raw(
+        pointer.substr(i, slash == std::string_view::npos ? std::string_view::npos : slash - i));
     std::string token;
     for (std::size_t k = 0; k < raw.size(); ++k) {
       if (raw[k] == '~' && k + 1 < raw.size()) {
@@ -95,8 +95,7 @@ const json* subschema_at(const json& root, std::string_view pointer) {
     if (const auto props = node->find("properties");
         props != node->end() && props->is_object() && props->contains(token)) {
       next = &(*props)[token];
-    } else if (const auto items = node->find("items");
-               items != node->end() && items->is_object()) {
+    } else if (const auto items = node->find("items"); items != node->end() && items->is_object()) {
       next = &*items;
     } else if (const auto extra = node->find("additionalProperties");
                extra != node->end() && extra->is_object()) {
@@ -109,15 +108,23 @@ const json* subschema_at(const json& root, std::string_view pointer) {
 
 const char* type_name(const json& v) {
   switch (v.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::boolean: return "boolean";
+    case json::value_t::null:
+      return "null";
+    case json::value_t::boolean:
+      return "boolean";
     case json::value_t::number_integer:
-    case json::value_t::number_unsigned: return "integer";
-    case json::value_t::number_float: return "number";
-    case json::value_t::string: return "string";
-    case json::value_t::array: return "array";
-    case json::value_t::object: return "object";
-    default: return "value";
+    case json::value_t::number_unsigned:
+      return "integer";
+    case json::value_t::number_float:
+      return "number";
+    case json::value_t::string:
+      return "string";
+    case json::value_t::array:
+      return "array";
+    case json::value_t::object:
+      return "object";
+    default:
+      return "value";
   }
 }
 
@@ -217,9 +224,10 @@ SchemaViolation humanise(const json& schema, const json& instance, std::string p
   }
   if (starts_with(description, "Object should have no more than") && sub != nullptr &&
       sub->value("maxProperties", 0) == 1 && value != nullptr && value->is_object()) {
-    return {pointer, "needs exactly one key, found " + std::to_string(value->size()) + ": " +
-                         join_keys(*value),
-            false};
+    return {
+        pointer,
+        "needs exactly one key, found " + std::to_string(value->size()) + ": " + join_keys(*value),
+        false};
   }
   if (starts_with(description, "Object should have no fewer than") && sub != nullptr &&
       sub->value("maxProperties", 0) == 1) {
@@ -358,9 +366,9 @@ std::vector<SchemaViolation> JsonSchema::validate(const nlohmann::json& instance
 
   std::vector<SchemaViolation> out = early;
   for (const Raw& r : raw) {
-    const bool blanked_here = std::any_of(early.begin(), early.end(), [&](const SchemaViolation& e) {
-      return e.pointer == r.pointer;
-    });
+    const bool blanked_here =
+        std::any_of(early.begin(), early.end(),
+                    [&](const SchemaViolation& e) { return e.pointer == r.pointer; });
     if (blanked_here) continue;
     // Parents repeat "Failed to validate ..." for every specific child error: keep those
     // summaries only when nothing more specific was said at or below their pointer.

@@ -36,9 +36,6 @@ class TrackingIterator {
     ++*this;
     return old;
   }
-  friend bool operator==(const TrackingIterator& a, const TrackingIterator& b) {
-    return a.p_ == b.p_;
-  }
   friend bool operator!=(const TrackingIterator& a, const TrackingIterator& b) {
     return a.p_ != b.p_;
   }
@@ -108,9 +105,7 @@ class PositionRecorder {
   }
 
  private:
-  std::size_t published() const {
-    return static_cast<std::size_t>(*published_ - text_.data());
-  }
+  std::size_t published() const { return static_cast<std::size_t>(*published_ - text_.data()); }
 
   /// First byte of the token the current event is about.
   std::size_t token_start() const {

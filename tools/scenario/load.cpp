@@ -46,7 +46,8 @@ void check_document(const JsonDocument& doc, std::string_view file, std::string_
     return;
   }
   for (const SchemaViolation& v : (*schema)->validate(doc.value())) {
-    const SourceLocation loc = v.at_key ? doc.key_location(v.pointer) : doc.value_location(v.pointer);
+    const SourceLocation loc =
+        v.at_key ? doc.key_location(v.pointer) : doc.value_location(v.pointer);
     errors.push_back({f, loc.line, loc.column, v.pointer, v.message});
   }
 }
@@ -121,8 +122,7 @@ class ScenarioBuilder {
       if (part.kind == TemplatePart::Kind::variable && vars_.count(part.text) == 0) {
         error_in_string(pointer, part.index,
                         "unknown variable ${" + part.text + "} (known: " +
-                            join(std::vector<std::string>(vars_.begin(), vars_.end()), ", ") +
-                            ")");
+                            join(std::vector<std::string>(vars_.begin(), vars_.end()), ", ") + ")");
       }
     }
     return std::move(*t);
@@ -273,8 +273,8 @@ class ScenarioBuilder {
       options.set_log_errors(false);
       std::shared_ptr<const RE2> re = std::make_shared<RE2>(c.text, options);
       if (!re->ok()) {
-        const std::size_t at = re->error_arg().empty() ? std::string::npos
-                                                       : c.text.find(re->error_arg());
+        const std::size_t at =
+            re->error_arg().empty() ? std::string::npos : c.text.find(re->error_arg());
         error_in_string(p + "/text", at == std::string::npos ? 0 : at,
                         "bad RE2 pattern: " + re->error());
       } else {
@@ -298,8 +298,8 @@ class ScenarioBuilder {
     c.then_close = v.contains("then");
 
     // Combinations that cannot be meant.
-    const bool reply_conditions = !c.codes.empty() || c.klass || c.enhanced || !c.text.empty() ||
-                                  c.then_close;
+    const bool reply_conditions =
+        !c.codes.empty() || c.klass || c.enhanced || !c.text.empty() || c.then_close;
     if (c.capability && (reply_conditions || c.closed || c.nothing_within_ms)) {
       error(p + "/capability",
             "capability checks the recorded EHLO capabilities; it cannot be combined with "
@@ -377,8 +377,9 @@ class ScenarioBuilder {
       // A reply-less outcome (closed, silence) and reply outcomes may mix: the runner reads
       // with the longest wait among them (see evaluate.h plan_expect()).
     } else if (!has_condition(e.when) && errors_.size() == errors_before) {
-      error(p, "expect needs at least one condition (code, codes, class, enhanced, text, "
-               "capability, closed, nothing_within_ms, then) or any_of");
+      error(p,
+            "expect needs at least one condition (code, codes, class, enhanced, text, "
+            "capability, closed, nothing_within_ms, then) or any_of");
     }
     return e;
   }
@@ -390,8 +391,8 @@ class ScenarioBuilder {
       if (std::holds_alternative<ConnectStep>(a)) {
         closed = false;
       } else if (closed && !std::holds_alternative<SleepStep>(a)) {
-        error(s.steps[i].pointer, std::string("a ") + kind_name(a) +
-                                      " step after close needs a connect step first");
+        error(s.steps[i].pointer,
+              std::string("a ") + kind_name(a) + " step after close needs a connect step first");
         return;
       }
       if (std::holds_alternative<CloseStep>(a)) closed = true;
@@ -450,14 +451,13 @@ std::string LoadError::to_string() const {
   return out;
 }
 
-tl::expected<std::string, std::string> read_text_file(const fs::path& path,
-                                                      std::size_t max_bytes) {
+tl::expected<std::string, std::string> read_text_file(const fs::path& path, std::size_t max_bytes) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) return tl::unexpected(std::string("is a directory"));
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return tl::unexpected(std::string(fs::exists(path, ec) ? "cannot open file"
-                                                           : "no such file or directory"));
+    return tl::unexpected(
+        std::string(fs::exists(path, ec) ? "cannot open file" : "no such file or directory"));
   }
   std::string text;
   char buffer[65536];
@@ -488,8 +488,7 @@ LoadResult load_scenarios(const std::vector<fs::path>& paths, const LoadOptions&
     std::error_code ec;
     if (fs::is_directory(path, ec)) {
       std::vector<fs::path> found;
-      for (fs::recursive_directory_iterator it(path, ec), end; !ec && it != end;
-           it.increment(ec)) {
+      for (fs::recursive_directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
         if (it->is_regular_file(ec) && it->path().extension() == ".json") {
           found.push_back(it->path());
         }
@@ -569,9 +568,9 @@ tl::expected<Profile, std::vector<LoadError>> load_profile_text(std::string_view
   if (v.contains("max_recipients")) p.max_recipients = v["max_recipients"].get<std::uint32_t>();
   if (v.contains("store")) {
     const json& s = v["store"];
-    p.store = StoreLocation{s.at("path").get<std::string>(),
-                            s.at("format").get<std::string>() == "maildir" ? StoreFormat::maildir
-                                                                           : StoreFormat::jsonl};
+    p.store = StoreLocation{
+        s.at("path").get<std::string>(),
+        s.at("format").get<std::string>() == "maildir" ? StoreFormat::maildir : StoreFormat::jsonl};
   }
   if (v.contains("target")) {
     const json& t = v["target"];
@@ -587,8 +586,8 @@ tl::expected<Profile, std::vector<LoadError>> load_profile_text(std::string_view
         const std::string pointer = "/vars/" + json_pointer_token(it.key());
         const SourceLocation loc = doc.key_location(pointer);
         errors.push_back({std::string(file), loc.line, loc.column, pointer,
-                          "'" + it.key() + "' is a built-in variable; set the field '" +
-                              it.key() + "' instead"});
+                          "'" + it.key() + "' is a built-in variable; set the field '" + it.key() +
+                              "' instead"});
         continue;
       }
       p.vars[it.key()] = it.value().get<std::string>();

@@ -24,11 +24,11 @@
 namespace smtp::scenario {
 
 struct LoadError {
-  std::string file;          ///< as given (or found in a directory)
-  std::size_t line = 0;      ///< 1-based; 0 when the error concerns the file as a whole
-  std::size_t column = 0;    ///< 1-based, in characters
-  std::string pointer;       ///< JSON pointer (RFC 6901), "" = the whole document
-  std::string message;       ///< one line
+  std::string file;        ///< as given (or found in a directory)
+  std::size_t line = 0;    ///< 1-based; 0 when the error concerns the file as a whole
+  std::size_t column = 0;  ///< 1-based, in characters
+  std::string pointer;     ///< JSON pointer (RFC 6901), "" = the whole document
+  std::string message;     ///< one line
   /// "file:line:column: pointer: message" (compiler style; "(root)" for the empty pointer,
   /// line/column omitted when unknown).
   [[nodiscard]] std::string to_string() const;

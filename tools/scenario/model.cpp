@@ -6,11 +6,16 @@ namespace smtp::scenario {
 
 const char* to_string(Level level) noexcept {
   switch (level) {
-    case Level::must: return "MUST";
-    case Level::must_not: return "MUST NOT";
-    case Level::should: return "SHOULD";
-    case Level::should_not: return "SHOULD NOT";
-    case Level::may: return "MAY";
+    case Level::must:
+      return "MUST";
+    case Level::must_not:
+      return "MUST NOT";
+    case Level::should:
+      return "SHOULD";
+    case Level::should_not:
+      return "SHOULD NOT";
+    case Level::may:
+      return "MAY";
   }
   return "MUST";
 }
@@ -26,9 +31,12 @@ std::optional<Level> parse_level(std::string_view s) noexcept {
 
 const char* to_string(TlsMode mode) noexcept {
   switch (mode) {
-    case TlsMode::none: return "none";
-    case TlsMode::starttls: return "starttls";
-    case TlsMode::implicit: return "implicit";
+    case TlsMode::none:
+      return "none";
+    case TlsMode::starttls:
+      return "starttls";
+    case TlsMode::implicit:
+      return "implicit";
   }
   return "none";
 }
@@ -42,28 +50,38 @@ std::optional<TlsMode> parse_tls_mode(std::string_view s) noexcept {
 
 const char* to_string(OnFail on_fail) noexcept {
   switch (on_fail) {
-    case OnFail::fail: return "fail";
-    case OnFail::non_strict: return "non_strict";
-    case OnFail::warn: return "warn";
-    case OnFail::skip: return "skip";
+    case OnFail::fail:
+      return "fail";
+    case OnFail::non_strict:
+      return "non_strict";
+    case OnFail::warn:
+      return "warn";
+    case OnFail::skip:
+      return "skip";
   }
   return "fail";
 }
 
 const char* to_string(OracleMode mode) noexcept {
   switch (mode) {
-    case OracleMode::warn: return "warn";
-    case OracleMode::check: return "check";
-    case OracleMode::off: return "off";
+    case OracleMode::warn:
+      return "warn";
+    case OracleMode::check:
+      return "check";
+    case OracleMode::off:
+      return "off";
   }
   return "warn";
 }
 
 const char* to_string(OutcomeVerdict v) noexcept {
   switch (v) {
-    case OutcomeVerdict::pass: return "pass";
-    case OutcomeVerdict::fail: return "fail";
-    case OutcomeVerdict::non_strict: return "non_strict";
+    case OutcomeVerdict::pass:
+      return "pass";
+    case OutcomeVerdict::fail:
+      return "fail";
+    case OutcomeVerdict::non_strict:
+      return "non_strict";
   }
   return "pass";
 }

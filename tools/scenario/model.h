@@ -55,24 +55,24 @@ enum class OracleMode : std::uint8_t { warn, check, off };
 /// RFC 3463 pattern: class.subject.detail, subject/detail may be wildcards.
 struct EnhancedPattern {
   std::uint8_t klass = 0;
-  std::optional<std::uint16_t> subject;  ///< nullopt = *
-  std::optional<std::uint16_t> detail;   ///< nullopt = *
+  std::optional<std::uint16_t> subject;         ///< nullopt = *
+  std::optional<std::uint16_t> detail;          ///< nullopt = *
   [[nodiscard]] std::string to_string() const;  ///< "5.5.*"
   friend bool operator==(const EnhancedPattern&, const EnhancedPattern&) = default;
 };
 
 /// Conditions of one expectation or one any_of outcome. All present conditions must hold.
 struct Conditions {
-  std::vector<std::uint16_t> codes;          ///< "code" or "codes"; empty = any code
-  std::optional<std::uint8_t> klass;         ///< "class": first digit
-  std::optional<EnhancedPattern> enhanced;   ///< "enhanced"
-  std::string text;                          ///< "text": RE2, searched in each reply line
-  std::shared_ptr<const re2::RE2> text_re;   ///< compiled at load time; set iff !text.empty()
-  std::optional<std::string> capability;     ///< "capability" (upper case)
-  bool present = true;                       ///< "present" (with capability)
-  bool closed = false;                       ///< "closed": the server closed the connection
+  std::vector<std::uint16_t> codes;                ///< "code" or "codes"; empty = any code
+  std::optional<std::uint8_t> klass;               ///< "class": first digit
+  std::optional<EnhancedPattern> enhanced;         ///< "enhanced"
+  std::string text;                                ///< "text": RE2, searched in each reply line
+  std::shared_ptr<const re2::RE2> text_re;         ///< compiled at load time; set iff !text.empty()
+  std::optional<std::string> capability;           ///< "capability" (upper case)
+  bool present = true;                             ///< "present" (with capability)
+  bool closed = false;                             ///< "closed": the server closed the connection
   std::optional<std::uint32_t> nothing_within_ms;  ///< no reply within this time
-  bool then_close = false;                   ///< "then": "close" after the matching reply
+  bool then_close = false;                         ///< "then": "close" after the matching reply
 
   /// A reply must be read to evaluate these (false for capability checks, closed, silence).
   [[nodiscard]] bool needs_reply() const noexcept {
@@ -87,14 +87,14 @@ enum class OutcomeVerdict : std::uint8_t { pass, fail, non_strict };
 struct Outcome {
   Conditions when;
   OutcomeVerdict verdict = OutcomeVerdict::pass;
-  std::string label;   ///< for the report ("rejected", "kept-as-content")
-  bool stop = false;   ///< end the scenario after this outcome, with its verdict
+  std::string label;  ///< for the report ("rejected", "kept-as-content")
+  bool stop = false;  ///< end the scenario after this outcome, with its verdict
 };
 
 /// An "expect" step (also the implicit checks of ehlo and starttls).
 struct Expect {
-  Conditions when;                      ///< used when any_of is empty
-  std::vector<Outcome> any_of;          ///< three-way (or more) checks: first match decides
+  Conditions when;              ///< used when any_of is empty
+  std::vector<Outcome> any_of;  ///< three-way (or more) checks: first match decides
   OnFail on_fail = OnFail::fail;
   std::optional<std::uint32_t> timeout_ms;  ///< wait for the reply (else scenario/run default)
   std::string note;
@@ -117,12 +117,12 @@ struct PipelineStep {
 };
 /// Mail data after a 354 reply.
 struct DataStep {
-  bool structured = true;        ///< headers + body (else raw)
-  std::vector<Template> headers; ///< "Name: value" lines
-  Template body;                 ///< LF or CRLF line breaks, sent as CRLF
-  Template raw;                  ///< exact bytes (escapes decoded)
-  bool dot_stuff = true;         ///< default: structured true, raw false
-  std::optional<Template> end;   ///< terminator override (escapes decoded)
+  bool structured = true;         ///< headers + body (else raw)
+  std::vector<Template> headers;  ///< "Name: value" lines
+  Template body;                  ///< LF or CRLF line breaks, sent as CRLF
+  Template raw;                   ///< exact bytes (escapes decoded)
+  bool dot_stuff = true;          ///< default: structured true, raw false
+  std::optional<Template> end;    ///< terminator override (escapes decoded)
 };
 /// One BDAT chunk (RFC 3030).
 struct BdatStep {
@@ -160,13 +160,13 @@ using StepAction = std::variant<ConnectStep, SendStep, RawStep, PipelineStep, Da
 
 struct Step {
   StepAction action;
-  std::string pointer;     ///< "/steps/3" in the scenario file
-  std::size_t line = 0;    ///< of the step in the file (1-based)
+  std::string pointer;   ///< "/steps/3" in the scenario file
+  std::size_t line = 0;  ///< of the step in the file (1-based)
   std::size_t column = 0;
 };
 
 struct Scenario {
-  std::string id;           ///< "rfc5321/4.1.1.10/quit-221"
+  std::string id;  ///< "rfc5321/4.1.1.10/quit-221"
   std::string title;
   std::string rfc;          ///< "RFC5321#4.1.1.10"
   std::string requirement;  ///< the quoted RFC sentence
@@ -174,7 +174,7 @@ struct Scenario {
   std::vector<std::string> tags;
   /// EHLO keywords ("PIPELINING", "AUTH=PLAIN") and facts ("tls", "credentials", ...).
   std::vector<std::string> prerequisites;  ///< the "requires" field
-  std::vector<TlsMode> tls;  ///< run only in these modes; empty = any
+  std::vector<TlsMode> tls;                ///< run only in these modes; empty = any
   std::optional<std::uint32_t> timeout_ms;
   OracleMode oracle = OracleMode::warn;
   std::string notes;

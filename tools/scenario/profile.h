@@ -28,26 +28,26 @@ struct StoreLocation {
 
 /// Defaults for run's --target / --tls.
 struct ProfileTarget {
-  std::string host;                ///< "" = not set
+  std::string host;  ///< "" = not set
   std::optional<std::uint16_t> port;
   std::optional<TlsMode> tls;
-  std::string sni;                 ///< "" = host
+  std::string sni;  ///< "" = host
 };
 
 struct Profile {
-  std::string helo = "client.example";                     ///< ${helo}
-  std::string local_domain = "example.test";               ///< ${local_domain}
-  std::string sender = "sender@client.example";            ///< ${sender}
-  std::string valid_mailbox = "postmaster@example.test";   ///< ${valid_mailbox}
+  std::string helo = "client.example";                        ///< ${helo}
+  std::string local_domain = "example.test";                  ///< ${local_domain}
+  std::string sender = "sender@client.example";               ///< ${sender}
+  std::string valid_mailbox = "postmaster@example.test";      ///< ${valid_mailbox}
   std::string invalid_mailbox = "no-such-user@example.test";  ///< ${invalid_mailbox}
-  std::string relay_domain = "relay.example";              ///< ${relay_domain}
-  std::string username = "bench";                          ///< ${username}
-  std::string password = "benchpass";                      ///< ${password} (redacted)
+  std::string relay_domain = "relay.example";                 ///< ${relay_domain}
+  std::string username = "bench";                             ///< ${username}
+  std::string password = "benchpass";                         ///< ${password} (redacted)
   bool auth_requires_tls = false;
-  std::uint32_t max_recipients = 100;                      ///< ${max_recipients}
+  std::uint32_t max_recipients = 100;  ///< ${max_recipients}
   std::optional<StoreLocation> store;
   ProfileTarget target;
-  std::map<std::string, std::string, std::less<>> vars;    ///< extra ${name}s
+  std::map<std::string, std::string, std::less<>> vars;  ///< extra ${name}s
 };
 
 /// Names every scenario may use whatever the profile:

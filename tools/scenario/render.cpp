@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "report/base64.h"
+#include "smtp/sasl.h"
 
 namespace smtp::scenario {
 namespace {
@@ -111,8 +111,8 @@ AuthExchange render_auth(const AuthStep& step, const Profile& profile) {
   AuthExchange ex;
   ex.secrets = {profile.password, profile.username};
   if (step.mechanism == "LOGIN") {
-    const std::string u = report::base64_encode(user);
-    const std::string p = report::base64_encode(password);
+    const std::string u = smtp::base64_encode(user);
+    const std::string p = smtp::base64_encode(password);
     if (step.initial_response) {
       ex.command = "AUTH LOGIN " + u + "\r\n";
       ex.responses = {p + "\r\n"};
@@ -126,7 +126,7 @@ AuthExchange render_auth(const AuthStep& step, const Profile& profile) {
     plain += user;
     plain += '\0';
     plain += password;
-    const std::string token = report::base64_encode(plain);
+    const std::string token = smtp::base64_encode(plain);
     if (step.initial_response) {
       ex.command = "AUTH PLAIN " + token + "\r\n";
     } else {

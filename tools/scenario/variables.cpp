@@ -20,11 +20,21 @@ tl::expected<std::size_t, TemplateError> decode_escape(std::string_view s, std::
                                                        std::string& out) {
   if (i + 1 >= s.size()) return tl::unexpected(TemplateError{i, "a backslash ends the string"});
   switch (s[i + 1]) {
-    case 'r': out += '\r'; return i + 2;
-    case 'n': out += '\n'; return i + 2;
-    case 't': out += '\t'; return i + 2;
-    case '0': out += '\0'; return i + 2;
-    case '\\': out += '\\'; return i + 2;
+    case 'r':
+      out += '\r';
+      return i + 2;
+    case 'n':
+      out += '\n';
+      return i + 2;
+    case 't':
+      out += '\t';
+      return i + 2;
+    case '0':
+      out += '\0';
+      return i + 2;
+    case '\\':
+      out += '\\';
+      return i + 2;
     case 'x': {
       const int hi = i + 2 < s.size() ? hex_digit(s[i + 2]) : -1;
       const int lo = i + 3 < s.size() ? hex_digit(s[i + 3]) : -1;
@@ -37,9 +47,9 @@ tl::expected<std::size_t, TemplateError> decode_escape(std::string_view s, std::
     default: {
       const auto c = static_cast<unsigned char>(s[i + 1]);
       std::string shown = c >= 0x20 && c < 0x7F ? std::string(1, static_cast<char>(c))
-                                                 : escape_bytes(s.substr(i + 1, 1));
-      return tl::unexpected(TemplateError{
-          i, "unknown escape \\" + shown + " (known: \\r \\n \\t \\0 \\\\ \\xNN)"});
+                                                : escape_bytes(s.substr(i + 1, 1));
+      return tl::unexpected(
+          TemplateError{i, "unknown escape \\" + shown + " (known: \\r \\n \\t \\0 \\\\ \\xNN)"});
     }
   }
 }
@@ -137,11 +147,21 @@ std::string escape_bytes(std::string_view bytes) {
   for (const char ch : bytes) {
     const auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '\r': out += "\\r"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\0': out += "\\0"; break;
-      case '\\': out += "\\\\"; break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\0':
+        out += "\\0";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
       default:
         if (c < 0x20 || c >= 0x7F) {
           out += "\\x";
@@ -172,9 +192,15 @@ std::string render(const Template& t, const Variables& vars) {
   std::string out;
   for (const TemplatePart& p : t.parts) {
     switch (p.kind) {
-      case TemplatePart::Kind::literal: out += p.text; break;
-      case TemplatePart::Kind::variable: out += vars.get(p.text); break;
-      case TemplatePart::Kind::fill: out.append(p.count, 'x'); break;
+      case TemplatePart::Kind::literal:
+        out += p.text;
+        break;
+      case TemplatePart::Kind::variable:
+        out += vars.get(p.text);
+        break;
+      case TemplatePart::Kind::fill:
+        out.append(p.count, 'x');
+        break;
     }
   }
   return out;

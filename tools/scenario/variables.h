@@ -30,9 +30,9 @@ inline constexpr std::size_t kMaxFill = 16u * 1024u * 1024u;
 struct TemplatePart {
   enum class Kind : std::uint8_t { literal, variable, fill };
   Kind kind = Kind::literal;
-  std::string text;        ///< literal: the bytes (escapes decoded); variable: its name
-  std::size_t count = 0;   ///< fill: number of octets
-  std::size_t index = 0;   ///< offset of the part's first character in the source string
+  std::string text;       ///< literal: the bytes (escapes decoded); variable: its name
+  std::size_t count = 0;  ///< fill: number of octets
+  std::size_t index = 0;  ///< offset of the part's first character in the source string
   friend bool operator==(const TemplatePart&, const TemplatePart&) = default;
 };
 
@@ -66,7 +66,9 @@ class Variables {
  public:
   Variables() = default;
   void set(std::string name, std::string value) { values_[std::move(name)] = std::move(value); }
-  [[nodiscard]] bool has(std::string_view name) const { return values_.find(name) != values_.end(); }
+  [[nodiscard]] bool has(std::string_view name) const {
+    return values_.find(name) != values_.end();
+  }
   /// The value, or "" for an unknown name (the loader has rejected those already).
   [[nodiscard]] std::string_view get(std::string_view name) const;
   [[nodiscard]] std::vector<std::string> names() const;

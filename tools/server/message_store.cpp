@@ -87,8 +87,8 @@ std::string sha256_hex(std::string_view bytes) {
   return to_hex(std::span<const std::uint8_t>(digest.data(), size));
 }
 
-nlohmann::json to_json(const DeliveredMessage& m, bool with_data) {
-  using nlohmann::json;
+nlohmann::ordered_json to_json(const DeliveredMessage& m, bool with_data) {
+  using json = nlohmann::ordered_json;
   const auto text_or_null = [](const std::string& s) { return s.empty() ? json() : json(s); };
   json params = json::array();
   for (const Param& p : m.envelope.mail_params) {
@@ -125,7 +125,7 @@ nlohmann::json to_json(const DeliveredMessage& m, bool with_data) {
 }
 
 std::string to_json_line(const DeliveredMessage& message) {
-  return to_json(message).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return to_json(message).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 scenario::StoreLocation store_location_from_path(const std::string& path) {
@@ -236,7 +236,7 @@ tl::expected<std::string, std::string> MessageStore::store_maildir(
   const fs::path tmp = root / "tmp" / name;
   if (!write_whole_file(tmp, message.data, error)) return tl::make_unexpected(std::move(error));
   const std::string envelope =
-      to_json(message, false).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+      to_json(message, false).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
   const fs::path env = root / "envelope" / (name + ".json");
   if (!write_whole_file(env, envelope, error)) {
     std::error_code ignored;

@@ -75,7 +75,7 @@ struct DeliveredMessage {
 [[nodiscard]] std::string lossy_utf8(std::string_view bytes);
 
 /// The JSON object described in the file comment. `with_data`: include data_base64/data_text.
-[[nodiscard]] nlohmann::json to_json(const DeliveredMessage& message, bool with_data = true);
+[[nodiscard]] nlohmann::ordered_json to_json(const DeliveredMessage& message, bool with_data = true);
 
 /// The object as one line of JSON (no newline), invalid UTF-8 impossible by construction.
 [[nodiscard]] std::string to_json_line(const DeliveredMessage& message);

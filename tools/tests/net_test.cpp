@@ -786,31 +786,24 @@ bool postfix_listening(const std::string& target) {
 std::string base64(std::string_view in) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  auto byte = [&](std::size_t i) -> std::uint32_t {
+    return i < in.size() ? std::uint32_t{static_cast<unsigned char>(in[i])} : 0U;
+  };
   std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(in[i]) << 16U) |
-                       (static_cast<unsigned char>(in[i + 1]) << 8U) |
-                       static_cast<unsigned char>(in[i + 2]);
+  for (std::size_t i = 0; i < in.size(); i += 3) {
+    const std::uint32_t v = (byte(i) << 16U) | (byte(i + 1) << 8U) | byte(i + 2);
     out += kAlphabet[(v >> 18U) & 63U];
     out += kAlphabet[(v >> 12U) & 63U];
-    out += kAlphabet[(v >> 6U) & 63U];
-    out += kAlphabet[v & 63U];
-  }
-  if (i + 1 == in.size()) {
-    const unsigned v = static_cast<unsigned char>(in[i]) << 16U;
-    out += kAlphabet[(v >> 18U) & 63U];
-    out += kAlphabet[(v >> 12U) & 63U];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    const unsigned v = (static_cast<unsigned char>(in[i]) << 16U) |
-                       (static_cast<unsigned char>(in[i + 1]) << 8U);
-    out += kAlphabet[(v >> 18U) & 63U];
-    out += kAlphabet[(v >> 12U) & 63U];
-    out += kAlphabet[(v >> 6U) & 63U];
-    out += '=';
+    out += i + 1 < in.size() ? kAlphabet[(v >> 6U) & 63U] : '=';
+    out += i + 2 < in.size() ? kAlphabet[v & 63U] : '=';
   }
   return out;
+}
+
+TEST(NetTestSupport, Base64) {
+  EXPECT_EQ(base64(std::string("\0bench\0benchpass", 16)), "AGJlbmNoAGJlbmNocGFzcw==");
+  EXPECT_EQ(base64("ab"), "YWI=");
+  EXPECT_EQ(base64("abc"), "YWJj");
 }
 
 bool has_line(const ReplyLines& reply, std::string_view keyword) {

@@ -11,7 +11,7 @@
 
 #include <unistd.h>
 
-#include "report/base64.h"
+#include "smtp/sasl.h"
 #include "scenario/evaluate.h"
 #include "scenario/json_schema.h"
 #include "scenario/json_source.h"
@@ -61,12 +61,16 @@ class TempDir {
 std::string scenario_text(const std::string& steps, const std::string& id = "rfc5321/4.1.1.9/t") {
   return "{\n"
          "  \"format\": 1,\n"
-         "  \"id\": \"" + id + "\",\n"
+         "  \"id\": \"" +
+         id +
+         "\",\n"
          "  \"title\": \"t\",\n"
          "  \"rfc\": \"RFC5321#4.1.1.9\",\n"
          "  \"requirement\": \"r\",\n"
          "  \"level\": \"MUST\",\n"
-         "  \"steps\": [\n" + steps + "\n  ]\n"
+         "  \"steps\": [\n" +
+         steps +
+         "\n  ]\n"
          "}\n";
 }
 
@@ -222,8 +226,7 @@ TEST(Template, ByteEscapesCoverEveryOctet) {
   const auto back = decode_escapes(escaped);
   ASSERT_TRUE(back);
   EXPECT_EQ(*back, all);
-  EXPECT_EQ(*decode_escapes("\\r\\n\\t\\0\\\\\\x7f\\xFF"),
-            std::string("\r\n\t\0\\\x7f\xff", 7));
+  EXPECT_EQ(*decode_escapes("\\r\\n\\t\\0\\\\\\x7f\\xFF"), std::string("\r\n\t\0\\\x7f\xff", 7));
   auto t = parse_template("A\\x00${v}\\n", true);
   ASSERT_TRUE(t);
   Variables v;
@@ -322,9 +325,10 @@ TEST(LoaderErrors, UnknownKeys) {
   expect_error(errors, "s.json", 9, 17, "/steps/0/expect/cod", "unknown key 'cod'");
   expect_error(errors, "s.json", 10, 6, "/steps/1/sned", "unknown key 'sned'");
   // Top level too.
-  const auto top = errors_of("{\"format\": 1, \"id\": \"a/b\", \"title\": \"t\", \"rfc\": \"RFC5321\",\n"
-                             " \"requirement\": \"r\", \"level\": \"MAY\", \"steps\": [{\"close\": {}}],"
-                             " \"colour\": 1}");
+  const auto top = errors_of(
+      "{\"format\": 1, \"id\": \"a/b\", \"title\": \"t\", \"rfc\": \"RFC5321\",\n"
+      " \"requirement\": \"r\", \"level\": \"MAY\", \"steps\": [{\"close\": {}}],"
+      " \"colour\": 1}");
   expect_error(top, "s.json", 2, 64, "/colour", "unknown key 'colour'");
 }
 
@@ -345,7 +349,8 @@ TEST(LoaderErrors, MissingKeysAndStepShape) {
   const auto missing = errors_of("{\"format\": 1, \"id\": \"a/b\"}");
   expect_error(missing, "s.json", 1, 1, "", "missing required key 'title'");
   expect_error(missing, "s.json", 1, 1, "", "missing required key 'steps'");
-  const auto two = errors_of(scenario_text("    {\"send\": \"NOOP\", \"expect\": {\"code\": 250}}"));
+  const auto two =
+      errors_of(scenario_text("    {\"send\": \"NOOP\", \"expect\": {\"code\": 250}}"));
   expect_error(two, "s.json", 9, 5, "/steps/0", "needs exactly one key, found 2: expect, send");
   const auto version = errors_of("{\"format\": 2}");
   expect_error(version, "s.json", 1, 12, "/format", "expected one of: 1");
@@ -374,14 +379,15 @@ TEST(LoaderErrors, UnknownVariableAndBadEscape) {
   LoadOptions o;
   o.profile.vars["nope"] = "x";
   o.profile.vars["mystery"] = "y";
-  auto r = load_scenario_text(scenario_text("    {\"send\": \"NOOP ${nope}${mystery}\"}"), "s.json", o);
+  auto r =
+      load_scenario_text(scenario_text("    {\"send\": \"NOOP ${nope}${mystery}\"}"), "s.json", o);
   ASSERT_TRUE(r);
 }
 
 TEST(LoaderErrors, CommandLinesHaveNoLineBreaks) {
-  const auto errors = errors_of(scenario_text(
-      "    {\"send\": \"NOOP\\r\\n\"},\n"
-      "    {\"pipeline\": [\"NOOP\", \"RSET\\nQUIT\"]}"));
+  const auto errors =
+      errors_of(scenario_text("    {\"send\": \"NOOP\\r\\n\"},\n"
+                              "    {\"pipeline\": [\"NOOP\", \"RSET\\nQUIT\"]}"));
   expect_error(errors, "s.json", 9, 19, "/steps/0/send", "remove the trailing CRLF");
   expect_error(errors, "s.json", 10, 32, "/steps/1/pipeline/1", "cannot contain CR or LF");
 }
@@ -478,9 +484,9 @@ TEST(Steps, EveryKindLoadsAndRenders) {
   ASSERT_EQ(s.steps.size(), 16u);
   std::vector<std::string> kinds;
   for (const Step& st : s.steps) kinds.emplace_back(kind_name(st.action));
-  EXPECT_EQ(kinds, (std::vector<std::string>{"connect", "expect", "ehlo", "starttls", "ehlo", "auth",
-                                             "pipeline", "data", "bdat", "bdat", "bdat", "sleep",
-                                             "raw", "expect", "close", "connect"}));
+  EXPECT_EQ(kinds, (std::vector<std::string>{"connect", "expect", "ehlo", "starttls", "ehlo",
+                                             "auth", "pipeline", "data", "bdat", "bdat", "bdat",
+                                             "sleep", "raw", "expect", "close", "connect"}));
   EXPECT_EQ(s.steps[3].pointer, "/steps/3");
   EXPECT_EQ(s.steps[3].line, 12u);
   EXPECT_EQ(s.steps[3].column, 5u);
@@ -518,8 +524,8 @@ TEST(Steps, EveryKindLoadsAndRenders) {
   const AuthExchange login = render_auth(std::get<AuthStep>(s.steps[5].action), Profile{});
   EXPECT_EQ(login.command, "AUTH LOGIN\r\n");
   ASSERT_EQ(login.responses.size(), 2u);
-  EXPECT_EQ(login.responses[0], report::base64_encode("bench") + "\r\n");
-  EXPECT_EQ(login.responses[1], report::base64_encode(kInvalidPassword) + "\r\n");
+  EXPECT_EQ(login.responses[0], smtp::base64_encode("bench") + "\r\n");
+  EXPECT_EQ(login.responses[1], smtp::base64_encode(kInvalidPassword) + "\r\n");
 }
 
 TEST(Steps, DataStructuredRules) {
@@ -545,15 +551,15 @@ TEST(Steps, AuthPlain) {
   a.mechanism = "PLAIN";
   Profile p;
   const AuthExchange ex = render_auth(a, p);
-  EXPECT_EQ(ex.command, "AUTH PLAIN " + report::base64_encode(std::string("\0bench\0benchpass", 16)) +
-                            "\r\n");
+  EXPECT_EQ(ex.command,
+            "AUTH PLAIN " + smtp::base64_encode(std::string("\0bench\0benchpass", 16)) + "\r\n");
   EXPECT_TRUE(ex.responses.empty());
   a.initial_response = false;
   a.credentials = Credentials::invalid;
   const AuthExchange ex2 = render_auth(a, p);
   EXPECT_EQ(ex2.command, "AUTH PLAIN\r\n");
   ASSERT_EQ(ex2.responses.size(), 1u);
-  EXPECT_EQ(ex2.responses[0].find(report::base64_encode("benchpass")), std::string::npos);
+  EXPECT_EQ(ex2.responses[0].find(smtp::base64_encode("benchpass")), std::string::npos);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -591,7 +597,8 @@ TEST(Profile, LoadsOverridesAndReportsErrors) {
   EXPECT_EQ(variables_of(*p).get("list_address"), "list@example.test");
 
   const auto bad = load_profile_text(
-      "{\"format\": 1,\n \"helo\": 7,\n \"pasword\": \"x\",\n \"vars\": {\"helo\": \"x\", \"Bad\": \"y\"}}",
+      "{\"format\": 1,\n \"helo\": 7,\n \"pasword\": \"x\",\n \"vars\": {\"helo\": \"x\", \"Bad\": "
+      "\"y\"}}",
       "p.json");
   ASSERT_FALSE(bad);
   expect_error(bad.error(), "p.json", 2, 10, "/helo", "expected string, found integer");
@@ -712,7 +719,8 @@ TEST(Evaluate, Capabilities) {
 
 TEST(Evaluate, OnFailLevels) {
   const Observation got = Observation::of_reply(reply(500, {"what"}));
-  StepOutcome o = evaluate_expect(expect_of("{\"code\": 250, \"on_fail\": \"warn\"}"), got, nullptr);
+  StepOutcome o =
+      evaluate_expect(expect_of("{\"code\": 250, \"on_fail\": \"warn\"}"), got, nullptr);
   EXPECT_EQ(o.status, StepStatus::warned);
   EXPECT_FALSE(o.stop);
   o = evaluate_expect(expect_of("{\"code\": 250, \"on_fail\": \"non_strict\"}"), got, nullptr);
@@ -867,8 +875,8 @@ TEST(JsonSchema, EmbeddedSchemasCompile) {
 
 TEST(LoaderErrors, HostileInputsFailCleanly) {
   // Deep nesting stops at the parser.
-  const std::string deep = "{\"format\": 1, \"steps\": " + std::string(100000, '[') +
-                           std::string(100000, ']') + "}";
+  const std::string deep =
+      "{\"format\": 1, \"steps\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
   const auto nested = errors_of(deep);
   ASSERT_EQ(nested.size(), 1u);
   EXPECT_NE(nested[0].message.find("nesting deeper than 64"), std::string::npos);
@@ -879,9 +887,10 @@ TEST(LoaderErrors, HostileInputsFailCleanly) {
   ASSERT_EQ(id.size(), 1u);
   expect_error(id, "s.json", 3, 9, "/id", "string of 300002 bytes is too long for this field");
   // Long strings elsewhere are fine.
-  const Scenario big = load_one(scenario_text(
-      "    {\"raw\": \"" + std::string(1 << 20, 'x') + "\\r\\n\"},\n"
-      "    {\"expect\": {\"text\": \"" + std::string(5000, 'y') + "\"}}"));
+  const Scenario big = load_one(scenario_text("    {\"raw\": \"" + std::string(1 << 20, 'x') +
+                                              "\\r\\n\"},\n"
+                                              "    {\"expect\": {\"text\": \"" +
+                                              std::string(5000, 'y') + "\"}}"));
   EXPECT_EQ(big.steps.size(), 2u);
   // Binary garbage and truncations never throw.
   std::string garbage;

@@ -35,7 +35,7 @@
 /// the queue, whatever is in flight.
 ///
 /// Secrets: AUTH initial responses and every SASL response are replaced by "<redacted>" in
-/// the transcript, in ReplyEvent::command / command_line and in every Violation text; the
+/// the transcript, in ReplyEvent::command / ReplyEvent::sent and in every Violation text; the
 /// real bytes exist only in pending_output().
 #pragma once
 
@@ -66,7 +66,7 @@ enum class PipelineMode : std::uint8_t {
 
 struct ClientConfig {
   Limits limits{};
-  Leniency lenient{};              ///< tolerances for the ReplyParser (strict by default)
+  Leniency lenient{};  ///< tolerances for the ReplyParser (strict by default)
   PipelineMode pipelining = PipelineMode::rfc2920;
   /// Refuse intents that §4.1.4 (via check_sequence) forbids in the projected state. Turn off
   /// to send out-of-sequence commands on purpose (e.g. RCPT before MAIL, expecting 503).
@@ -74,7 +74,7 @@ struct ClientConfig {
   /// Refuse extension commands and MAIL/RCPT parameters the server did not advertise (when its
   /// EHLO reply is known). Turn off to use them anyway.
   bool enforce_capabilities = true;
-  bool smtputf8 = false;           ///< UTF-8 allowed in paths given to intents (RFC 6531)
+  bool smtputf8 = false;  ///< UTF-8 allowed in paths given to intents (RFC 6531)
   Timeouts timeouts{};
   /// Octets the transcript keeps (both directions); later bytes are counted, not stored
   /// (transcript_truncated()). Bounds memory against a flooding server.
@@ -105,7 +105,7 @@ struct ReplyEvent {
   bool sasl_cancelled = false;    ///< ReplyTo::sasl: the response was "*"
   /// How the code fits the §4.3.2 row (not_allowed is also reported as a Violation).
   ReplyKind kind = ReplyKind::success;
-  bool solicited = true;          ///< false: nothing was waiting (also a Violation)
+  bool solicited = true;  ///< false: nothing was waiting (also a Violation)
 };
 
 /// The server answered STARTTLS with 220: start the TLS handshake, then call
@@ -149,13 +149,13 @@ class ClientSession {
   std::error_code data_raw(std::string_view wire_body, bool expect_reply = true);
   /// "BDAT <size>[ LAST]" followed by `chunk`. @see RFC 3030 §2
   std::error_code bdat(std::string_view chunk, bool last);
-  std::error_code rset();                          ///< @see RFC 5321 §4.1.1.5
-  std::error_code vrfy(std::string_view argument); ///< @see RFC 5321 §4.1.1.6
-  std::error_code expn(std::string_view argument); ///< @see RFC 5321 §4.1.1.7
+  std::error_code rset();                                ///< @see RFC 5321 §4.1.1.5
+  std::error_code vrfy(std::string_view argument);       ///< @see RFC 5321 §4.1.1.6
+  std::error_code expn(std::string_view argument);       ///< @see RFC 5321 §4.1.1.7
   std::error_code help(std::string_view argument = {});  ///< @see RFC 5321 §4.1.1.8
   std::error_code noop(std::string_view argument = {});  ///< @see RFC 5321 §4.1.1.9
-  std::error_code quit();                          ///< @see RFC 5321 §4.1.1.10
-  std::error_code starttls();                      ///< @see RFC 3207 §4
+  std::error_code quit();                                ///< @see RFC 5321 §4.1.1.10
+  std::error_code starttls();                            ///< @see RFC 3207 §4
   /// AUTH with PLAIN, LOGIN, CRAM-MD5 or XOAUTH2 (any other mechanism name needs
   /// AuthOptions::manual). @see RFC 4954 §4
   std::error_code auth(std::string_view mechanism, SaslCredentials credentials,
@@ -164,9 +164,9 @@ class ClientSession {
   std::error_code auth_respond(std::string_view response);
   /// Cancel the pending AUTH exchange with "*" (the server MUST answer 501, RFC 4954 §4).
   std::error_code auth_cancel();
-  std::error_code etrn(std::string_view node);     ///< @see RFC 1985
-  std::error_code atrn(std::string_view domains = {});  ///< @see RFC 2645
-  std::error_code turn();                          ///< RFC 821 (obsolete)
+  std::error_code etrn(std::string_view node);               ///< @see RFC 1985
+  std::error_code atrn(std::string_view domains = {});       ///< @see RFC 2645
+  std::error_code turn();                                    ///< RFC 821 (obsolete)
   std::error_code send_from(std::string_view reverse_path);  ///< RFC 821 SEND (obsolete)
   std::error_code soml_from(std::string_view reverse_path);  ///< RFC 821 SOML (obsolete)
   std::error_code saml_from(std::string_view reverse_path);  ///< RFC 821 SAML (obsolete)
@@ -229,9 +229,9 @@ class ClientSession {
     std::string shown;               // transcript form of `wire` ("" = same as wire)
     std::string payload;             // written with `wire` (BDAT chunk) or after 354 (DATA)
     bool payload_after_354 = false;
-    bool payload_raw = false;        // DATA body from data_raw()
+    bool payload_raw = false;  // DATA body from data_raw()
     bool payload_sent = false;
-    bool expect_data_end = true;     // DATA: a reply to the end of data follows
+    bool expect_data_end = true;  // DATA: a reply to the end of data follows
     std::uint64_t data_size = 0;
     bool raw = false;
     bool redacted = false;
@@ -239,7 +239,7 @@ class ClientSession {
     bool sasl_cancel = false;
     bool declared_binarymime = false;
     std::size_t replies = 1;
-    std::uint64_t offset = 0;        // client stream offset once written
+    std::uint64_t offset = 0;  // client stream offset once written
   };
 
   std::error_code queue_command(std::string line, Item item);

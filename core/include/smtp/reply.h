@@ -46,7 +46,15 @@ struct Reply {
 /// Checks: 3 digits, first 2-5 and second 0-5 (§4.2.1), the same code on every line, a line
 /// limit (Limits::reply_line, 512), Limits::reply_lines lines per reply, CRLF only, no NUL.
 /// Any of these stops the parser: failed() turns true and diagnostic() says what and where,
-/// until reset(). Enhanced status problems are findings in the Reply instead.
+/// until reset(); input fed after that is dropped. Findings, in Reply::findings, do not stop
+/// it: enhanced status problems (bad_enhanced_status, enhanced_status_mismatch), octets
+/// outside textstring (non_ascii: 8-bit text as in UTF-8 greetings, or control characters),
+/// and each tolerance that fired (bare_lf, bare_cr, nul_byte, line_too_long).
+/// Every offset is a stream offset. Of several fatal problems in one line, framing comes
+/// first (the lowest offset of line_too_long, bare_lf, bare_cr, nul_byte), then
+/// too_many_reply_lines, then the code (bad_reply_code, reply_code_out_of_range,
+/// multiline_code_mismatch).
+/// @see RFC 5321 §4.2, §4.2.1, §4.5.3.1.5; RFC 2034 §4; RFC 3463 §2
 class ReplyParser {
  public:
   explicit ReplyParser(Limits limits = {}, Leniency lenient = {});
@@ -59,6 +67,7 @@ class ReplyParser {
   /// Same as next(), into `out`, reusing the capacity of its strings and vectors (no
   /// allocation per line in the steady state when the caller passes the same Reply back).
   /// Returns false (leaving `out` unspecified but valid) when more input is needed or failed().
+  /// A reply split across feeds is kept inside the parser, so `out` may differ between calls.
   [[nodiscard]] bool next(Reply& out);
 
   [[nodiscard]] bool failed() const noexcept { return failed_; }
@@ -85,25 +94,25 @@ class ReplyParser {
   bool check_framing(const Line& line);
   void check_text(std::string_view body, std::uint64_t body_offset);
   void check_enhanced(std::string_view body, std::uint64_t body_offset, bool first);
-  void note_enhanced(int what, std::string_view body, std::uint64_t body_offset,
-                     EnhancedStatus st);
+  void note_enhanced(int what, std::string_view body, std::uint64_t body_offset, EnhancedStatus st);
   void fail(errc code, std::uint64_t offset, std::string reason);
   void recycle_partial() noexcept;
 
   Limits limits_;
   Leniency lenient_;
   LineFramer framer_;
-  Reply partial_;                   // the reply being assembled: lines [0, used_) so far;
-  std::size_t used_ = 0;            // lines [used_, size) are spare strings to reuse
-  std::vector<std::string> spare_;  // more line strings kept for their capacity
+  Reply partial_;                   // a reply split across feeds: lines [0, used_) so far
+  std::size_t used_ = 0;            // lines of the reply under way (in *cur_ or partial_)
+  std::vector<std::string> spare_;  // line strings parked for their heap capacity
   Reply* cur_ = &partial_;          // during next(): the reply being built (caller's or partial_)
-  bool complete_ = false;           // partial_ holds a whole reply
+  bool complete_ = false;           // *cur_ holds a whole reply
   bool failed_ = false;
   Diagnostic diag_;
 };
 
 /// Parse one whole reply from `bytes` (for `smtp-harness parse reply --jsonl` and tests).
-/// `rest` receives the number of octets consumed.
+/// `consumed` receives the number of octets used: the reply's wire size when bytes follow it.
+/// Empty input, or input ending inside the reply, gives an unexpected_eof error.
 struct ReplyParseResult {
   std::optional<Reply> reply;          ///< set when a complete, valid reply was found
   std::vector<Diagnostic> errors;      ///< fatal diagnostic (if any) + the reply's findings

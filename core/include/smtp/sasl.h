@@ -68,10 +68,10 @@ enum class SaslMechanism : std::uint8_t { plain, login, cram_md5, xoauth2, unkno
 
 /// What a client authenticates with. XOAUTH2 uses `token`; the others `password`.
 struct SaslCredentials {
-  std::string authzid;   ///< PLAIN authorization identity ("" = same as username)
+  std::string authzid;  ///< PLAIN authorization identity ("" = same as username)
   std::string username;
   std::string password;
-  std::string token;     ///< OAuth 2.0 bearer token (XOAUTH2)
+  std::string token;  ///< OAuth 2.0 bearer token (XOAUTH2)
 };
 
 /// PLAIN message: authzid NUL authcid NUL passwd (RFC 4616 §2).

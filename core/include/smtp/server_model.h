@@ -76,7 +76,7 @@ enum class VerdictKind : std::uint8_t { ok = 0, non_strict, failed };
 /// The judgement of one reply (Autobahn's OK / NON-STRICT / FAILED).
 struct Verdict {
   VerdictKind kind = VerdictKind::ok;
-  std::string reason;                   ///< empty for ok
+  std::string reason;  ///< empty for ok
   std::string_view rfc;
   Requirement level = Requirement::may;  ///< the level of the requirement that decided it
   [[nodiscard]] bool ok() const noexcept { return kind == VerdictKind::ok; }
@@ -86,10 +86,10 @@ struct Verdict {
 struct ModelState {
   Phase phase = Phase::connect;
   SessionFlags flags;
-  bool greeting_refused = false;         ///< greeted with 554/521 (RFC 5321 §3.1, RFC 7504)
-  std::size_t recipients = 0;            ///< accepted RCPTs in this transaction
-  std::uint64_t bdat_octets = 0;         ///< BDAT octets accepted in this transaction
-  bool bdat_failed = false;              ///< a BDAT chunk of this transaction failed
+  bool greeting_refused = false;             ///< greeted with 554/521 (RFC 5321 §3.1, RFC 7504)
+  std::size_t recipients = 0;                ///< accepted RCPTs in this transaction
+  std::uint64_t bdat_octets = 0;             ///< BDAT octets accepted in this transaction
+  bool bdat_failed = false;                  ///< a BDAT chunk of this transaction failed
   std::optional<Capabilities> capabilities;  ///< from the last 250 to EHLO (nullopt: none)
 };
 
@@ -106,8 +106,7 @@ class ServerModel {
   /// Never throws on input.
   /// @see RFC 5321 §4.3.2, §4.1.4, §3.3; RFC 3207; RFC 4954; RFC 3030; RFC 1870
   [[nodiscard]] static Expectation expect(const ModelState& state, ReplyTo to,
-                                          const Command* cmd = nullptr,
-                                          std::uint64_t data_size = 0,
+                                          const Command* cmd = nullptr, std::uint64_t data_size = 0,
                                           bool sasl_cancelled = false);
   [[nodiscard]] Expectation expect(ReplyTo to, const Command* cmd = nullptr,
                                    std::uint64_t data_size = 0, bool sasl_cancelled = false) const {

@@ -56,37 +56,37 @@ inline constexpr std::size_t kAuthLineLimit = 12288;
 /// suite and the oracle against known-bad servers). Every quirk is visible on the wire.
 enum class Quirk : std::uint8_t {
   // One per EodCandidate, same order: take that sequence as the end of data (SMTP smuggling).
-  accept_lf_dot_lf = 0,       ///< "accept-lf-dot-lf": "\n.\n" ends data
-  accept_lf_dot_cr,           ///< "accept-lf-dot-cr"
-  accept_cr_dot_lf,           ///< "accept-cr-dot-lf"
-  accept_cr_dot_cr,           ///< "accept-cr-dot-cr"
-  accept_lf_dot_crlf,         ///< "accept-lf-dot-crlf": "\n.\r\n" ends data
-  accept_crlf_dot_lf,         ///< "accept-crlf-dot-lf"
-  accept_cr_dot_crlf,         ///< "accept-cr-dot-crlf"
-  accept_crlf_dot_cr,         ///< "accept-crlf-dot-cr"
-  accept_crlf_nul_dot_crlf,   ///< "accept-crlf-nul-dot-crlf"
-  accept_crlf_dot_nul_crlf,   ///< "accept-crlf-dot-nul-crlf"
-  accept_crlf_dot_cr_crlf,    ///< "accept-crlf-dot-cr-crlf"
-  accept_cr_crlf_dot_crlf,    ///< "accept-cr-crlf-dot-crlf"
-  accept_cr_crlf_dot_cr_crlf, ///< "accept-cr-crlf-dot-cr-crlf"
-  accept_any_eod,             ///< "accept-any-eod": all 13 sequences end data
-  skip_sequence_checks,       ///< "skip-503-checks": never 503; MAIL without EHLO, RCPT
-                              ///< without MAIL, DATA without RCPT all accepted
-  reply_502_everything,       ///< "502-everything": every command line gets 502
+  accept_lf_dot_lf = 0,              ///< "accept-lf-dot-lf": "\n.\n" ends data
+  accept_lf_dot_cr,                  ///< "accept-lf-dot-cr"
+  accept_cr_dot_lf,                  ///< "accept-cr-dot-lf"
+  accept_cr_dot_cr,                  ///< "accept-cr-dot-cr"
+  accept_lf_dot_crlf,                ///< "accept-lf-dot-crlf": "\n.\r\n" ends data
+  accept_crlf_dot_lf,                ///< "accept-crlf-dot-lf"
+  accept_cr_dot_crlf,                ///< "accept-cr-dot-crlf"
+  accept_crlf_dot_cr,                ///< "accept-crlf-dot-cr"
+  accept_crlf_nul_dot_crlf,          ///< "accept-crlf-nul-dot-crlf"
+  accept_crlf_dot_nul_crlf,          ///< "accept-crlf-dot-nul-crlf"
+  accept_crlf_dot_cr_crlf,           ///< "accept-crlf-dot-cr-crlf"
+  accept_cr_crlf_dot_crlf,           ///< "accept-cr-crlf-dot-crlf" (contains CRLF.CRLF: no effect)
+  accept_cr_crlf_dot_cr_crlf,        ///< "accept-cr-crlf-dot-cr-crlf"
+  accept_any_eod,                    ///< "accept-any-eod": all 13 sequences end data
+  skip_sequence_checks,              ///< "skip-503-checks": never 503; MAIL without EHLO, RCPT
+                                     ///< without MAIL, DATA without RCPT all accepted
+  reply_502_everything,              ///< "502-everything": every command line gets 502
   keep_transaction_across_starttls,  ///< "keep-transaction-across-starttls": STARTTLS is
-                              ///< accepted inside a transaction, and the transaction and EHLO
-                              ///< survive the TLS handshake
+  ///< accepted inside a transaction, and the transaction and EHLO
+  ///< survive the TLS handshake
   starttls_plaintext_injection,  ///< "starttls-plaintext-injection": plaintext pipelined after
-                              ///< STARTTLS is executed after the handshake (CVE-2011-0411)
-  accept_bare_lf,             ///< "accept-bare-lf": a bare LF ends a command line
-  no_421_on_shutdown,         ///< "no-421-on-shutdown": shutdown()/timeout() close silently
-  wrong_multiline_code,       ///< "wrong-multiline-code": the 2nd line of a multi-line reply
-                              ///< carries code+1 ("250-a" "251-b" ...)
-  advertise_auth_before_tls,  ///< "advertise-auth-before-tls": AUTH offered and accepted in
-                              ///< plaintext although the profile requires TLS for it
-  open_relay,                 ///< "open-relay": relay for anyone
-  vrfy_leaks_users,           ///< "vrfy-leaks-users": VRFY says 252 for known users, 550 for
-                              ///< unknown ones (instead of 252 for all)
+                                 ///< STARTTLS is executed after the handshake (CVE-2011-0411)
+  accept_bare_lf,                ///< "accept-bare-lf": a bare LF ends a command line
+  no_421_on_shutdown,            ///< "no-421-on-shutdown": shutdown()/timeout() close silently
+  wrong_multiline_code,          ///< "wrong-multiline-code": the 2nd line of a multi-line reply
+                                 ///< carries code+1 ("250-a" "251-b" ...)
+  advertise_auth_before_tls,     ///< "advertise-auth-before-tls": AUTH offered and accepted in
+                                 ///< plaintext although the profile requires TLS for it
+  open_relay,                    ///< "open-relay": relay for anyone
+  vrfy_leaks_users,              ///< "vrfy-leaks-users": VRFY says 252 for known users, 550 for
+                                 ///< unknown ones (instead of 252 for all)
   count_
 };
 
@@ -181,22 +181,22 @@ struct ServerProfile {
 // ---------------------------------------------------------------------------------------------
 
 struct Envelope {
-  std::string helo;                 ///< HELO/EHLO argument
-  bool extended = false;            ///< EHLO (not HELO)
-  Path reverse_path;                ///< MAIL FROM (null = "<>")
+  std::string helo;       ///< HELO/EHLO argument
+  bool extended = false;  ///< EHLO (not HELO)
+  Path reverse_path;      ///< MAIL FROM (null = "<>")
   std::vector<Param> mail_params;
-  std::vector<Path> recipients;     ///< accepted RCPTs, in order
-  std::string auth_user;            ///< "" when not authenticated
+  std::vector<Path> recipients;  ///< accepted RCPTs, in order
+  std::string auth_user;         ///< "" when not authenticated
   bool tls = false;
 };
 
 /// A message the server accepted (it answered 250 to the end of data / BDAT LAST).
 struct MessageReceived {
   Envelope envelope;
-  std::string data;                       ///< exact message bytes (dot-unstuffed for DATA)
-  bool bdat = false;                      ///< received with BDAT (else DATA)
-  std::optional<EodCandidate> ended_by;   ///< a quirk accepted this non-canonical ending
-  std::uint64_t offset = 0;               ///< stream offset of the first data byte
+  std::string data;                      ///< exact message bytes (dot-unstuffed for DATA)
+  bool bdat = false;                     ///< received with BDAT (else DATA)
+  std::optional<EodCandidate> ended_by;  ///< a quirk accepted this non-canonical ending
+  std::uint64_t offset = 0;              ///< stream offset of the first data byte
 };
 
 /// One reply the server sent, with what it answered and the oracle's verdict on it.
@@ -204,8 +204,8 @@ struct Exchange {
   ReplyTo to = ReplyTo::command;
   std::optional<Command> command;  ///< for command / bdat replies (AUTH secrets redacted)
   Reply reply;
-  Phase before = Phase::connect;   ///< session phase before the reply
-  Verdict verdict;                 ///< ServerModel::judge of this reply
+  Phase before = Phase::connect;  ///< session phase before the reply
+  Verdict verdict;                ///< ServerModel::judge of this reply
 };
 
 struct TlsWanted {};
@@ -216,11 +216,12 @@ struct AuthResult {
   bool success = false;
 };
 
-using ServerEvent = std::variant<Exchange, MessageReceived, TlsWanted, AuthResult, Violation, Closed>;
+using ServerEvent =
+    std::variant<Exchange, MessageReceived, TlsWanted, AuthResult, Violation, Closed>;
 
 struct ServerOptions {
-  bool implicit_tls = false;     ///< the connection is already TLS (port 465, RFC 8314)
-  bool exchange_events = true;   ///< emit an Exchange (with verdict) per reply
+  bool implicit_tls = false;    ///< the connection is already TLS (port 465, RFC 8314)
+  bool exchange_events = true;  ///< emit an Exchange (with verdict) per reply
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -283,7 +284,8 @@ class ServerSession {
   void finish_bdat_chunk();
   bool ext_offered(Verb v) const noexcept;
   bool auth_offered() const noexcept;
-  void reply(const Context& ctx, std::uint16_t code, const char* esc, std::vector<std::string> lines);
+  void reply(const Context& ctx, std::uint16_t code, const char* esc,
+             std::vector<std::string> lines);
   void reply1(const Context& ctx, std::uint16_t code, const char* esc, std::string text) {
     reply(ctx, code, esc, {std::move(text)});
   }
@@ -333,7 +335,7 @@ class ServerSession {
   bool bdat_failed_ = false;
   std::uint16_t bdat_fail_code_ = 0;
   std::uint64_t bdat_offset_ = 0;
-  bool bdat_refused_ = false;          // the BDAT command was refused: discard, then answer
+  bool bdat_refused_ = false;  // the BDAT command was refused: discard, then answer
   std::uint16_t bdat_refusal_code_ = 0;
   const char* bdat_refusal_esc_ = nullptr;
   std::string bdat_refusal_text_;
@@ -346,7 +348,6 @@ class ServerSession {
   bool xoauth2_failed_ = false;
   std::string xoauth2_user_;
   // STARTTLS
-  Mode mode_before_tls_ = Mode::command;
   Phase phase_before_tls_ = Phase::greeted;
   SessionFlags flags_before_tls_;
 };

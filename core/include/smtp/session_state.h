@@ -133,12 +133,12 @@ enum class Outcome : std::uint8_t {
 struct SequenceRule {
   Verb verb = Verb::unknown;
   PhaseSet allowed = 0;
-  bool needs_hello = false;          ///< HELO/EHLO first (§4.1.4)
-  bool needs_ehlo = false;           ///< EHLO (not HELO) first: extension commands
-  bool refused_in_tls = false;       ///< STARTTLS when TLS is active (RFC 3207 §4)
+  bool needs_hello = false;                 ///< HELO/EHLO first (§4.1.4)
+  bool needs_ehlo = false;                  ///< EHLO (not HELO) first: extension commands
+  bool refused_in_tls = false;              ///< STARTTLS when TLS is active (RFC 3207 §4)
   bool refused_when_authenticated = false;  ///< AUTH after 235 (RFC 4954 §4)
-  bool needs_authenticated = false;  ///< ATRN (RFC 2645 §4)
-  std::string_view rfc;              ///< where the ordering rule is stated
+  bool needs_authenticated = false;         ///< ATRN (RFC 2645 §4)
+  std::string_view rfc;                     ///< where the ordering rule is stated
 };
 
 /// The rule for `verb` (Verb::unknown: allowed in every command phase).
@@ -152,7 +152,7 @@ struct SequenceCheck {
   std::uint16_t code = 0;
   std::uint16_t alt_code = 0;  ///< 0 = none
   std::string_view rfc;
-  std::string_view reason;     ///< one sentence, static storage
+  std::string_view reason;  ///< one sentence, static storage
 };
 
 /// Is `verb` (with BDAT's `last` irrelevant) in sequence in `phase` with `flags`?
@@ -166,7 +166,19 @@ struct SequenceCheck {
 
 /// Where a transition goes. `base` = Phase::ready when HELO/EHLO was accepted, else
 /// Phase::greeted (what RSET, the end of data and the end of AUTH return to).
-enum class Next : std::uint8_t { stay, base, greeted, ready, mail, rcpt, data, bdat, auth, tls, closed };
+enum class Next : std::uint8_t {
+  stay,
+  base,
+  greeted,
+  ready,
+  mail,
+  rcpt,
+  data,
+  bdat,
+  auth,
+  tls,
+  closed
+};
 
 struct TransitionRule {
   ReplyTo to = ReplyTo::command;
@@ -196,7 +208,8 @@ struct TransitionRule {
 /// The flags after the same reply. `declared_binarymime`: the MAIL command had
 /// BODY=BINARYMIME.
 [[nodiscard]] SessionFlags next_flags(const SessionFlags& flags, ReplyTo to, Verb verb,
-                                      std::uint16_t code, bool declared_binarymime = false) noexcept;
+                                      std::uint16_t code,
+                                      bool declared_binarymime = false) noexcept;
 
 /// State after the TLS handshake that follows a 220 to STARTTLS: RFC 3207 §4.2, both sides
 /// "MUST discard any knowledge obtained from the client": Phase::greeted, no HELO/EHLO, no
@@ -227,14 +240,14 @@ inline constexpr Phase kPhaseAfterTls = Phase::greeted;
 
 /// Which §4.5.3.2 timeout applies.
 enum class TimeoutKind : std::uint8_t {
-  initial,      ///< §4.5.3.2.1 initial 220 message: 5 min
-  mail,         ///< §4.5.3.2.2 MAIL command: 5 min
-  rcpt,         ///< §4.5.3.2.3 RCPT command: 5 min
-  data_init,    ///< §4.5.3.2.4 DATA initiation (354): 2 min
-  data_block,   ///< §4.5.3.2.5 data block (each send of data): 3 min
-  data_term,    ///< §4.5.3.2.6 DATA termination (reply to "."): 10 min
-  other,        ///< any other command: 5 min (not in §4.5.3.2; configurable)
-  server,       ///< §4.5.3.2.7 server timeout waiting for the next command: 5 min
+  initial,     ///< §4.5.3.2.1 initial 220 message: 5 min
+  mail,        ///< §4.5.3.2.2 MAIL command: 5 min
+  rcpt,        ///< §4.5.3.2.3 RCPT command: 5 min
+  data_init,   ///< §4.5.3.2.4 DATA initiation (354): 2 min
+  data_block,  ///< §4.5.3.2.5 data block (each send of data): 3 min
+  data_term,   ///< §4.5.3.2.6 DATA termination (reply to "."): 10 min
+  other,       ///< any other command: 5 min (not in §4.5.3.2; configurable)
+  server,      ///< §4.5.3.2.7 server timeout waiting for the next command: 5 min
   count_
 };
 [[nodiscard]] std::string_view to_string(TimeoutKind k) noexcept;
@@ -272,7 +285,7 @@ struct Violation {
 
 /// The session is over: the driver should flush pending output and close the connection.
 struct Closed {
-  bool clean = false;   ///< after 221 to QUIT (client) / QUIT answered (server)
+  bool clean = false;  ///< after 221 to QUIT (client) / QUIT answered (server)
   std::string reason;
   friend bool operator==(const Closed&, const Closed&) = default;
 };

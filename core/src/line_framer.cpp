@@ -35,17 +35,6 @@ void LineFramer::feed(std::string_view bytes) {
 
 void LineFramer::feed_eof() noexcept { eof_ = true; }
 
-std::string_view LineFramer::buffered() const noexcept {
-  return std::string_view(buf_).substr(pos_);
-}
-
-void LineFramer::discard(std::size_t n) noexcept {
-  n = std::min(n, buf_.size() - pos_);
-  pos_ += n;
-  scanned_ = 0;
-  bare_lf_at_ = bare_cr_at_ = nul_at_ = kNoOffset;
-}
-
 std::optional<Line> LineFramer::next_line() noexcept {
   const bool accept_lf = lenient_.allows(Tolerance::bare_lf);
   const std::size_t max = lenient_.allows(Tolerance::long_line) ? cap_ : limit_;

@@ -65,9 +65,17 @@ class LineFramer {
 
   /// Bytes fed but not yet returned as lines (e.g. after DATA or BDAT, for another decoder).
   /// Valid until the next non-const call.
-  [[nodiscard]] std::string_view buffered() const noexcept;
+  [[nodiscard]] std::string_view buffered() const noexcept {
+    return std::string_view(buf_).substr(pos_);
+  }
   /// Drop the first n buffered bytes (n <= buffered().size()); the offset advances by n.
-  void discard(std::size_t n) noexcept;
+  /// Inline: the reply parser's fast path calls it once per clean line.
+  void discard(std::size_t n) noexcept {
+    const std::size_t avail = buf_.size() - pos_;
+    pos_ += n < avail ? n : avail;
+    scanned_ = 0;
+    bare_lf_at_ = bare_cr_at_ = nul_at_ = kNoOffset;
+  }
   /// Stream offset of the next unconsumed byte.
   [[nodiscard]] std::uint64_t offset() const noexcept { return base_offset_ + pos_; }
   /// Skip `n` stream octets consumed elsewhere (keeps offsets continuous across modes).

@@ -61,5 +61,12 @@ llvm-cov-14 show "$first" "${rest[@]}" -instr-profile="$prof/merged.profdata" \
 # TOTAL row: ... Lines Missed Cover (the 10th column).
 line_cov=$(awk '/^TOTAL/ {print $10}' "$build/report.txt")
 echo
-echo "core/ line coverage by the corpora of ${#targets[@]} target(s): $line_cov"
+echo "core/ line coverage by the corpora of ${#targets[@]} target(s): $line_cov (of the code linked into them)"
+unreached=()
+for f in "$root"/core/src/*.cpp; do
+  grep -q "^src/$(basename "$f") " "$build/report.txt" || unreached+=("$(basename "$f")")
+done
+if [[ ${#unreached[@]} -gt 0 ]]; then
+  echo "core/src files no fuzz target links (not in the figure): ${unreached[*]}"
+fi
 echo "HTML report: $build/html/index.html"

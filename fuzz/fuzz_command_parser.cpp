@@ -80,32 +80,50 @@ SMTPH_FUZZ_HARNESS std::string describe(const smtp::Command& c) {
 }
 
 struct Run {
-  std::vector<smtp::Command> commands;
+  std::vector<smtp::Command> commands;  // empty when checked against another run while running
+  std::size_t count = 0;
   smtp::ToleranceLog tolerances;
   std::uint64_t offset = 0;
 
   SMTPH_FUZZ_HARNESS bool operator==(const Run& o) const {
-    if (commands.size() != o.commands.size() || offset != o.offset) return false;
-    for (std::size_t i = 0; i < commands.size(); ++i) {
-      if (!same_command(commands[i], o.commands[i])) return false;
+    if (count != o.count || offset != o.offset) return false;
+    if (commands.size() == o.commands.size()) {
+      for (std::size_t i = 0; i < commands.size(); ++i) {
+        if (!same_command(commands[i], o.commands[i])) return false;
+      }
     }
     return same_log(tolerances, o.tolerances);
   }
   SMTPH_FUZZ_HARNESS std::string describe() const {
     Log log;
     for (const auto& c : commands) ::describe(log, c);
-    log << "offset=" << offset;
+    log << count << " commands, offset=" << offset;
     ::describe(log, tolerances);
     return log.str();
   }
 };
 
-Run run(std::string_view input, const smtp::CommandOptions& opt, const smtp::fuzz::Chunker* ch) {
+/// Feeds `input` to a fresh CommandParser, whole (next()) or chunked (next(Command&)). With
+/// `expect`, each command is compared with expect->commands as it comes (and not kept).
+Run run(std::string_view input, const smtp::CommandOptions& opt, const smtp::fuzz::Chunker* ch,
+        const Run* expect = nullptr) {
   smtp::CommandParser p(opt);
   Run r;
+  auto take = [&](smtp::Command& c) {
+    if (expect == nullptr) {
+      r.commands.push_back(std::move(c));
+    } else if (r.count >= expect->commands.size() ||
+               !same_command(expect->commands[r.count], c)) {
+      fail("CommandParser: whole vs chunked, command differs (or is extra)",
+           r.count < expect->commands.size() ? describe(expect->commands[r.count])
+                                             : std::string("(none)"),
+           describe(c));
+    }
+    ++r.count;
+  };
   if (ch == nullptr) {
     auto pull = [&] {
-      while (auto c = p.next()) r.commands.push_back(std::move(*c));
+      while (auto c = p.next()) take(*c);
     };
     p.feed(input);
     pull();
@@ -114,7 +132,7 @@ Run run(std::string_view input, const smtp::CommandOptions& opt, const smtp::fuz
   } else {
     smtp::Command reuse;
     auto pull = [&] {
-      while (p.next(reuse)) r.commands.push_back(reuse);
+      while (p.next(reuse)) take(reuse);
     };
     ch->split(input, [&](std::string_view part) { p.feed(part); }, pull);
     pull();
@@ -182,7 +200,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   const Run whole = run(input, opt, nullptr);
-  const Run chunked = run(input, opt, &ch);
+  const Run chunked = run(input, opt, &ch, &whole);
   if (!(whole == chunked)) {
     fail("CommandParser: whole vs chunked", whole.describe(), chunked.describe());
   }

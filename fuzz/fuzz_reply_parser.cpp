@@ -87,7 +87,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t eol = lenient.allows(smtp::Tolerance::bare_lf) ? 1 : 2;
 
   const ReplyRun whole = smtp::fuzz::run_reply_parser(input, limits, lenient, nullptr);
-  const ReplyRun chunked = smtp::fuzz::run_reply_parser(input, limits, lenient, &ch);
+  const ReplyRun chunked = smtp::fuzz::run_reply_parser(input, limits, lenient, &ch, &whole);
   if (!(whole == chunked)) {
     fail("ReplyParser: whole vs chunked", whole.describe(), chunked.describe());
   }

@@ -40,19 +40,22 @@ SMTPH_FUZZ_HARNESS inline void describe(Log& log, const Reply& r) {
 
 /// Everything observable about one ReplyParser run.
 struct ReplyRun {
-  std::vector<Reply> replies;
+  std::vector<Reply> replies;  // empty when checked against another run while running
+  std::size_t count = 0;       // replies seen
   bool failed = false;
   Diagnostic diag;
   std::uint64_t offset = 0;
   std::uint64_t fired[static_cast<unsigned>(Tolerance::count_)] = {};
 
   SMTPH_FUZZ_HARNESS bool operator==(const ReplyRun& o) const {
-    if (replies.size() != o.replies.size() || failed != o.failed) return false;
+    if (count != o.count || failed != o.failed) return false;
     // After an error, how much input the parser consumed is unspecified; the diagnostic
     // says where the error is.
     if (failed ? !(diag == o.diag) : offset != o.offset) return false;
-    for (std::size_t i = 0; i < replies.size(); ++i) {
-      if (!same_reply(replies[i], o.replies[i])) return false;
+    if (replies.size() == o.replies.size()) {
+      for (std::size_t i = 0; i < replies.size(); ++i) {
+        if (!same_reply(replies[i], o.replies[i])) return false;
+      }
     }
     for (unsigned t = 0; t < static_cast<unsigned>(Tolerance::count_); ++t) {
       if (fired[t] != o.fired[t]) return false;
@@ -63,7 +66,7 @@ struct ReplyRun {
   SMTPH_FUZZ_HARNESS std::string describe() const {
     Log log;
     for (const auto& r : replies) fuzz::describe(log, r);
-    log << "offset=" << offset;
+    log << count << " replies, offset=" << offset;
     if (failed) {
       log << " failed: ";
       fuzz::describe(log, diag);
@@ -79,13 +82,28 @@ struct ReplyRun {
 
 /// Feeds `input` to a fresh ReplyParser, whole (ch == nullptr; pulls with next()) or split by
 /// `ch` (pulls with next(Reply&), reusing one Reply), then feed_eof() and a final drain.
+/// With `expect`, each reply is compared with expect->replies as it comes (and not kept).
 inline ReplyRun run_reply_parser(std::string_view input, const Limits& limits,
-                                 Leniency lenient, const Chunker* ch) {
+                                 Leniency lenient, const Chunker* ch,
+                                 const ReplyRun* expect = nullptr) {
   ReplyParser p(limits, lenient);
   ReplyRun run;
+  auto take = [&](Reply& r) {
+    if (expect == nullptr) {
+      run.replies.push_back(std::move(r));
+    } else if (run.count >= expect->replies.size() ||
+               !same_reply(expect->replies[run.count], r)) {
+      Log got;
+      describe(got, r);
+      fail("ReplyParser: whole vs chunked, reply differs (or is extra)",
+           run.count < expect->replies.size() ? expect->describe() : std::string("(none)"),
+           got.str());
+    }
+    ++run.count;
+  };
   if (ch == nullptr) {
     auto pull = [&] {
-      while (auto r = p.next()) run.replies.push_back(std::move(*r));
+      while (auto r = p.next()) take(*r);
     };
     p.feed(input);
     pull();
@@ -94,7 +112,7 @@ inline ReplyRun run_reply_parser(std::string_view input, const Limits& limits,
   } else {
     Reply reuse;
     auto pull = [&] {
-      while (p.next(reuse)) run.replies.push_back(reuse);
+      while (p.next(reuse)) take(reuse);
     };
     ch->split(input, [&](std::string_view part) { p.feed(part); }, pull);
     pull();

@@ -67,7 +67,8 @@ tl::expected<server::ReferenceServerOptions, ServeError> make_server_options(
   s.store = target.store;
   s.allow_non_loopback = o.allow_non_loopback;
 
-  for (const std::string& a : o.listen) s.listeners.push_back(ListenerConfig{a, ListenerKind::plain});
+  for (const std::string& a : o.listen)
+    s.listeners.push_back(ListenerConfig{a, ListenerKind::plain});
   for (const std::string& a : o.implicit_tls_listen) {
     s.listeners.push_back(ListenerConfig{a, ListenerKind::implicit_tls});
   }
@@ -159,8 +160,11 @@ int run_serve(const ServeOptions& options) {
     return config.error().exit_code;
   }
 
+  // A client that resets its connection must not kill the server through a write: Asio
+  // sends with MSG_NOSIGNAL, but stderr may be a closed pipe.
+  std::signal(SIGPIPE, SIG_IGN);
   asio::io_context io(1);
-  // Block SIGINT/SIGTERM handling through Asio before anything listens.
+  // SIGINT/SIGTERM are handled through Asio from before anything listens.
   asio::signal_set signals(io, SIGINT, SIGTERM);
   server::ReferenceServer server(std::move(*config));
   server.set_on_stopped([&signals] {
@@ -232,8 +236,8 @@ void register_serve(CLI::App& app, int& exit_code) {
                   "implicit-TLS listener HOST:PORT, RFC 8314 (repeatable)");
   auto* cert = sub->add_option("--cert", opt->cert, "PEM certificate chain (default: self-signed)")
                    ->check(CLI::ExistingFile);
-  auto* key = sub->add_option("--key", opt->key, "PEM private key for --cert")
-                  ->check(CLI::ExistingFile);
+  auto* key =
+      sub->add_option("--key", opt->key, "PEM private key for --cert")->check(CLI::ExistingFile);
   cert->needs(key);
   key->needs(cert);
   sub->add_option("--hostname", opt->hostname, "name in the greeting and EHLO reply");

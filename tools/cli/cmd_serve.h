@@ -47,13 +47,13 @@ struct ServeOptions {
   std::vector<std::string> mailboxes;            ///< existing local parts ("*" = all)
   std::string profile;                           ///< target profile JSON
   bool auth_requires_tls = false;
-  std::optional<std::uint64_t> size;             ///< SIZE limit, 0 = none
-  std::vector<std::string> local_domains;        ///< replace the default
-  std::string store;                             ///< DIR (maildir) or FILE.jsonl
+  std::optional<std::uint64_t> size;       ///< SIZE limit, 0 = none
+  std::vector<std::string> local_domains;  ///< replace the default
+  std::string store;                       ///< DIR (maildir) or FILE.jsonl
   std::vector<std::string> quirks;
   bool list_quirks = false;
   std::size_t max_sessions = 1000;
-  double idle_timeout = 300;                     ///< seconds (RFC 5321 §4.5.3.2.7)
+  double idle_timeout = 300;  ///< seconds (RFC 5321 §4.5.3.2.7)
   bool allow_non_loopback = false;
   std::string port_file;
   bool verbose = false;

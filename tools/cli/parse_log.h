@@ -24,16 +24,19 @@
 ///                  off=O bdat size=N last=true|false
 ///                  off=E error code=ERRC                (Command::errors, in order)
 ///   address:       off=O len=L address local_part="..." domain="..." | off=O len=L address none
+///                                                       (L includes the line's LF)
 ///                  off=E error code=ERRC                (offsets relative to the line start + O)
 ///                  (input: one address per line, LF-separated, one trailing CR stripped)
 ///   data:          off=F finding code=ERRC [candidate=NAME]   (DataDecoder::findings, in order)
 ///                  off=E end_of_data sequence=canonical|NAME  (when the decoder finished)
 ///                  off=0 message len=N data="..."       (decoded message bytes)
 ///                  off=C trailing len=T                 (bytes after the end-of-data line)
-///   all:           off=E error code=ERRC                (a fatal parser error; the parse stops)
+///   reply, ehlo:   off=E error code=ERRC                (the fatal parser error; parsing stops)
+///   reply, ehlo, command:
 ///                  off=F tolerance name=bare_lf         (a Leniency flag that fired, at its
-///                                                       first offset)
-///                  off=T eof [incomplete]               (T = total input octets)
+///                                                       first offset; printed at the end)
+///   all:           off=T eof [incomplete]               (T = total input octets; incomplete:
+///                                                       a reply or the data did not end)
 ///
 /// Reasons (Diagnostic::reason) are deliberately left out: they are prose and may be reworded;
 /// the log pins codes and offsets. The JSON output carries the reasons.
@@ -285,20 +288,19 @@ class AddressLog {
   explicit AddressLog(const LogOptions& o = {}) : opt_{o.limits, o.lenient, o.smtputf8} {}
 
   void feed(std::string_view bytes, std::string& out) {
-    total_ += bytes.size();
     for (const char ch : bytes) {
+      ++total_;
       if (ch == '\n') {
-        emit(line_, line_start_, out);
+        emit(line_, line_start_, true, out);
         line_.clear();
-        line_start_ = total_seen_ + 1;
+        line_start_ = total_;
       } else {
         line_ += ch;
       }
-      ++total_seen_;
     }
   }
   void finish(std::string& out) {
-    if (!line_.empty()) emit(line_, line_start_, out);
+    if (!line_.empty()) emit(line_, line_start_, false, out);
     line_.clear();
     append_eof(out, total_, false);
   }
@@ -310,11 +312,11 @@ class AddressLog {
   }
 
  private:
-  void emit(std::string_view raw, std::uint64_t off, std::string& out) const {
+  void emit(std::string_view raw, std::uint64_t off, bool lf, std::string& out) const {
     const std::string_view s = strip_cr(raw);
     const PathResult r = parse_mailbox(s, opt_);
     begin(out, off);
-    out += "len=" + std::to_string(raw.size()) + " address";
+    out += "len=" + std::to_string(raw.size() + (lf ? 1 : 0)) + " address";
     if (r.path) {
       out += " local_part=" + quote_bytes(r.path->local_part) + " domain=" + quote_bytes(r.path->domain);
     } else {
@@ -327,7 +329,6 @@ class AddressLog {
   CommandOptions opt_;
   std::string line_;
   std::uint64_t line_start_ = 0;
-  std::uint64_t total_seen_ = 0;
   std::uint64_t total_ = 0;
 };
 

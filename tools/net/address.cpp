@@ -89,8 +89,7 @@ bool is_loopback(const asio::ip::address& address) noexcept {
   return false;
 }
 
-Result<std::vector<asio::ip::tcp::endpoint>> resolve(const Target& target,
-                                                     ResolveOptions options) {
+Result<std::vector<asio::ip::tcp::endpoint>> resolve(const Target& target, ResolveOptions options) {
   std::vector<asio::ip::tcp::endpoint> out;
   if (is_localhost(target.host)) {
     out.emplace_back(asio::ip::make_address_v4("127.0.0.1"), target.port);

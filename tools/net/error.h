@@ -40,7 +40,15 @@ enum class errc : std::uint8_t {
 
 /// The operation an error happened in.
 enum class Op : std::uint8_t {
-  resolve, connect, tls_handshake, read, write, shutdown, listen, accept, queue,
+  resolve,
+  connect,
+  tls_handshake,
+  read,
+  write,
+  shutdown,
+  listen,
+  accept,
+  queue,
 };
 /// "resolve", "connect", "TLS handshake", "read", ... Never null.
 [[nodiscard]] const char* to_string(Op op) noexcept;

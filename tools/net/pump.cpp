@@ -41,12 +41,11 @@ struct Pump::Budget {
   }
   [[nodiscard]] Error deadline_error(const Connection& c, Op op, std::string_view what) const {
     const std::string peer = c.peer().empty() ? std::string{} : c.peer() + ": ";
-    const std::string of =
-        deadline.count() > 0 ? "deadline of " + std::to_string(deadline.count()) + " ms"
-                             : std::string("deadline");
+    const std::string of = deadline.count() > 0
+                               ? "deadline of " + std::to_string(deadline.count()) + " ms"
+                               : std::string("deadline");
     return Error{make_error_code(errc::deadline), op,
-                 peer + of + " passed during " + std::string(what),
-                 make_error_code(errc::timeout)};
+                 peer + of + " passed during " + std::string(what), make_error_code(errc::timeout)};
   }
 };
 
@@ -171,8 +170,8 @@ asio::awaitable<Result<std::string>> Pump::read_line(RunLimits limits) {
     if (!chunk) {
       Error error = std::move(chunk.error());
       if (error.is(errc::closed) && !input_.empty()) {
-        error.message += " in the middle of a line (" + std::to_string(input_.size()) +
-                         " bytes without CRLF)";
+        error.message +=
+            " in the middle of a line (" + std::to_string(input_.size()) + " bytes without CRLF)";
       }
       co_return tl::make_unexpected(std::move(error));
     }

@@ -39,8 +39,8 @@ enum class Flow : std::uint8_t {
 };
 
 struct PumpOptions {
-  Millis read_timeout{300'000};  ///< per read (RFC 5321 §4.5.3.2: 5 minutes for most replies)
-  Millis write_timeout{60'000};  ///< per write of the queued output
+  Millis read_timeout{300'000};      ///< per read (RFC 5321 §4.5.3.2: 5 minutes for most replies)
+  Millis write_timeout{60'000};      ///< per write of the queued output
   std::size_t max_line = 64 * 1024;  ///< line mode: longest line incl. CRLF
   std::size_t max_output = 1024 * 1024;  ///< cap on queued, unwritten bytes
 };

@@ -67,8 +67,8 @@ tl::unexpected<Error> setup_error(std::string what, std::error_code ec = {}) {
 }
 
 PkeyPtr generate_key(KeyType type) {
-  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, type == KeyType::rsa2048 ? "RSA" : "EC",
-                                            nullptr));
+  PkeyCtxPtr ctx(
+      EVP_PKEY_CTX_new_from_name(nullptr, type == KeyType::rsa2048 ? "RSA" : "EC", nullptr));
   if (!ctx || EVP_PKEY_keygen_init(ctx.get()) <= 0) return nullptr;
   if (type == KeyType::rsa2048) {
     if (EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), 2048) <= 0) return nullptr;
@@ -163,8 +163,8 @@ Result<CertificatePem> make_self_signed(KeyType key_type, std::string_view commo
   BioPtr cert_bio(BIO_new(BIO_s_mem()));
   BioPtr key_bio(BIO_new(BIO_s_mem()));
   if (!cert_bio || !key_bio || PEM_write_bio_X509(cert_bio.get(), cert.get()) != 1 ||
-      PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0, nullptr,
-                               nullptr) != 1) {
+      PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) !=
+          1) {
     return setup_error("PEM encoding failed");
   }
   return CertificatePem{bio_text(cert_bio.get()), bio_text(key_bio.get())};
@@ -227,8 +227,8 @@ int tls_info_index() {
 /// Records the leaf certificate's names while OpenSSL verifies the chain, so a report can
 /// name the certificate even when verification fails (then no peer certificate is kept).
 int record_leaf(int preverify_ok, X509_STORE_CTX* store) {
-  auto* ssl = static_cast<SSL*>(
-      X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
   if (ssl == nullptr) return preverify_ok;
   auto* info = static_cast<TlsInfo*>(SSL_get_ex_data(ssl, tls_info_index()));
   if (info != nullptr && X509_STORE_CTX_get_error_depth(store) == 0) {

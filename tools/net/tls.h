@@ -32,9 +32,9 @@ struct TlsInfo {
 };
 
 struct TlsClientOptions {
-  bool verify = true;        ///< false = --insecure: handshake succeeds whatever the certificate
-  std::string ca_file{};     ///< PEM bundle (--ca). Empty: ca_pem, else the system store
-  std::string ca_pem{};      ///< PEM certificates in memory (e.g. the embedded server's own)
+  bool verify = true;     ///< false = --insecure: handshake succeeds whatever the certificate
+  std::string ca_file{};  ///< PEM bundle (--ca). Empty: ca_pem, else the system store
+  std::string ca_pem{};   ///< PEM certificates in memory (e.g. the embedded server's own)
   /// Name for SNI and for the certificate check. Empty: the target host given to
   /// Connection::connect() ("localhost" goes out as SNI, an IP literal is checked as an IP).
   std::string server_name{};

@@ -223,8 +223,7 @@ asio::awaitable<Result<std::string_view>> Connection::read_some(Millis timeout) 
     co_return fail(errc::closed, Op::read, std::move(message), ec);
   }
   if (ec == asio::error::operation_aborted || !is_open()) {
-    co_return fail(errc::not_connected, Op::read, peer_ + ": read aborted (connection closed)",
-                   ec);
+    co_return fail(errc::not_connected, Op::read, peer_ + ": read aborted (connection closed)", ec);
   }
   co_return fail(ec, Op::read, peer_ + ": read failed: " + ec.message());
 }

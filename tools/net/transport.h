@@ -93,9 +93,8 @@ class ReplaySocket {
               pos_ = 0;
             }
             auto ex = asio::get_associated_executor(handler, socket_->get_executor());
-            asio::post(ex, [h = std::move(handler), n]() mutable {
-              std::move(h)(std::error_code{}, n);
-            });
+            asio::post(
+                ex, [h = std::move(handler), n]() mutable { std::move(h)(std::error_code{}, n); });
           } else {
             socket_->async_read_some(bufs, std::move(handler));
           }

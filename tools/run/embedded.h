@@ -10,7 +10,9 @@
 /// the server delivered (smuggling probes: one message or two?).
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -39,8 +41,9 @@ class EmbeddedServer {
 
   /// One line per message delivered over a connection from one of `clients` (client
   /// endpoints, "127.0.0.1:51234"): id, size, transfer, envelope, SHA-256, and a non-canonical
-  /// end of data when a quirk accepted one.
-  [[nodiscard]] std::vector<std::string> delivered(const std::vector<std::string>& clients) const;
+  /// end of data when a quirk accepted one. Each message is reported once (the notes are
+  /// forgotten once returned: client ports are reused). Thread-safe.
+  [[nodiscard]] std::vector<std::string> delivered(const std::vector<std::string>& clients);
 
   /// Graceful shutdown (421 to open sessions); also done by the destructor.
   void stop();
@@ -50,6 +53,13 @@ class EmbeddedServer {
  private:
   EmbeddedServer() = default;
 
+  /// Delivery notes by client endpoint, recorded as messages arrive (on the server's thread).
+  struct Notes {
+    std::mutex mutex;
+    std::map<std::string, std::vector<std::string>> by_client;
+  };
+
+  std::shared_ptr<Notes> notes_ = std::make_shared<Notes>();
   std::unique_ptr<server::ReferenceServer> server_;
   std::string plain_;
   std::string implicit_;

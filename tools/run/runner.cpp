@@ -95,6 +95,7 @@ struct Conn {
   std::size_t stamped = 0;      // transcript entries with a time stamp
   std::vector<std::uint64_t> t_ms;
   std::vector<bool> in_tls;
+  std::vector<std::size_t> raw_entries;  // transcript entries written by raw steps
   std::string target;
 };
 
@@ -120,7 +121,7 @@ class ScenarioRun {
                                                   report::StepRecord& rec);
   asio::awaitable<scenario::StepOutcome> connect_step(const scenario::ConnectStep& step,
                                                       report::StepRecord& rec);
-  asio::awaitable<scenario::StepOutcome> send_step(std::string bytes, bool data,
+  asio::awaitable<scenario::StepOutcome> send_step(std::string bytes, bool data, bool raw,
                                                    report::StepRecord& rec);
   asio::awaitable<scenario::StepOutcome> expect_step(const scenario::Expect& e,
                                                      report::StepRecord& rec,
@@ -255,19 +256,19 @@ asio::awaitable<scenario::StepOutcome> ScenarioRun::run_step(const scenario::Ste
   const StepAction& a = step.action;
   if (const auto* c = std::get_if<ConnectStep>(&a)) co_return co_await connect_step(*c, rec);
   if (const auto* st = std::get_if<SendStep>(&a)) {
-    co_return co_await send_step(render_command(st->line, vars_), false, rec);
+    co_return co_await send_step(render_command(st->line, vars_), false, false, rec);
   }
   if (const auto* raw = std::get_if<RawStep>(&a)) {
-    co_return co_await send_step(render_raw(*raw, vars_), false, rec);
+    co_return co_await send_step(render_raw(*raw, vars_), false, true, rec);
   }
   if (const auto* p = std::get_if<PipelineStep>(&a)) {
-    co_return co_await send_step(render_pipeline(*p, vars_), false, rec);
+    co_return co_await send_step(render_pipeline(*p, vars_), false, false, rec);
   }
   if (const auto* d = std::get_if<DataStep>(&a)) {
-    co_return co_await send_step(render_data(*d, vars_), true, rec);
+    co_return co_await send_step(render_data(*d, vars_), true, !d->structured, rec);
   }
   if (const auto* b = std::get_if<BdatStep>(&a)) {
-    co_return co_await send_step(render_bdat(*b, vars_), false, rec);
+    co_return co_await send_step(render_bdat(*b, vars_), false, false, rec);
   }
   if (const auto* t = std::get_if<StartTlsStep>(&a)) co_return co_await starttls_step(*t, rec);
   if (const auto* au = std::get_if<AuthStep>(&a)) co_return co_await auth_step(*au, rec);
@@ -308,12 +309,15 @@ asio::awaitable<scenario::StepOutcome> ScenarioRun::connect_step(
 }
 
 asio::awaitable<scenario::StepOutcome> ScenarioRun::send_step(std::string bytes, bool data,
-                                                              report::StepRecord& rec) {
+                                                              bool raw, report::StepRecord& rec) {
   rec.observed = report::one_line(bytes, 200);
   if (auto why = unusable()) co_return scenario::evaluate_action(why);
   Conn& c = *conn_;
   std::vector<Pending> pending = data ? c.tracker.feed_data(bytes) : c.tracker.feed(bytes);
+  const std::size_t entries = c.session.transcript().size();
   c.session.send_raw(bytes, pending.size());
+  // ClientSession marks every send_raw() entry raw; the report marks only raw steps' bytes.
+  if (raw && c.session.transcript().size() > entries) c.raw_entries.push_back(entries);
   for (Pending& p : pending) c.pending.push_back(std::move(p));
   co_await flush(c);
   co_return scenario::evaluate_action(c.error);
@@ -362,7 +366,7 @@ asio::awaitable<scenario::StepOutcome> ScenarioRun::ehlo_step(const scenario::Eh
                                                               report::StepRecord& rec) {
   const std::string bytes = scenario::render_ehlo(step, vars_);
   report::StepRecord send_rec;
-  scenario::StepOutcome sent = co_await send_step(bytes, false, send_rec);
+  scenario::StepOutcome sent = co_await send_step(bytes, false, false, send_rec);
   if (sent.status != report::StepStatus::passed) {
     rec.expectation = scenario::describe(step.expect);
     rec.observed = send_rec.observed;
@@ -656,6 +660,9 @@ void ScenarioRun::judge(Conn& c, const ReplyEvent& ev) {
     p = std::move(c.pending.front());
     c.pending.pop_front();
     if (p.to == ReplyTo::raw) return;
+    if (p.to == ReplyTo::command && p.command && p.command->verb == Verb::data) {
+      c.tracker.data_reply(ev.reply.code == 354);
+    }
     to = p.to;
     cmd = p.command ? &*p.command : nullptr;
     size = p.data_size;
@@ -701,7 +708,9 @@ void ScenarioRun::collect_transcript(Conn& c) {
     e.offset = t[i].offset;
     if (i < c.t_ms.size()) e.t_ms = c.t_ms[i];
     e.bytes = t[i].bytes;
-    e.raw = t[i].raw;
+    e.raw = e.dir == report::Direction::client
+                ? std::find(c.raw_entries.begin(), c.raw_entries.end(), i) != c.raw_entries.end()
+                : t[i].raw;
     e.redacted = t[i].redacted;
     e.tls = i < c.in_tls.size() && c.in_tls[i];
     result_.transcript.push_back(std::move(e));
@@ -823,7 +832,8 @@ asio::awaitable<report::Report> Runner::run() {
       if (--workers_ == 0) all_done_->cancel();
     });
   }
-  if (spawned > 0) (void)co_await all_done_->async_wait(use_tuple);
+  // A worker whose scenarios need no I/O (all skipped) may finish before this line.
+  if (workers_ > 0) (void)co_await all_done_->async_wait(use_tuple);
 
   for (std::size_t i = 0; i < scenarios_.size(); ++i) {
     if (results_[i]) {

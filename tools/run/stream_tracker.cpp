@@ -33,6 +33,14 @@ std::vector<Pending> StreamTracker::feed_data(std::string_view bytes) {
   return out;
 }
 
+void StreamTracker::data_reply(bool accepted) noexcept {
+  if (accepted || !in_data_) return;
+  if (data_size_ == 0 && eod_state_ == kLineStart) {
+    in_data_ = false;
+    eod_state_ = kMid;
+  }
+}
+
 void StreamTracker::reset() noexcept {
   in_data_ = false;
   eod_state_ = kMid;
@@ -41,6 +49,7 @@ void StreamTracker::reset() noexcept {
   line_size_ = 0;
   cr_ = false;
   skip_ = 0;
+  utf8_ = false;
 }
 
 void StreamTracker::enter_data() noexcept {
@@ -54,6 +63,15 @@ void StreamTracker::end_line(std::vector<Pending>& out) {
   std::string_view text(line_);
   if (line_size_ <= kMaxLine + 1 && !text.empty() && text.back() == '\r') text.remove_suffix(1);
   Command cmd = parse_command_line(text, CommandOptions{}, 0, line_size_);
+  // RFC 6531 §3.2: UTF-8 addresses are fine in a transaction whose MAIL says SMTPUTF8 (the
+  // strict parse stops at the first 8-bit octet, so look for the parameter with UTF-8 on).
+  if (cmd.verb == Verb::mail || (utf8_ && cmd.verb == Verb::rcpt)) {
+    CommandOptions utf8;
+    utf8.smtputf8 = true;
+    Command wide = parse_command_line(text, utf8, 0, line_size_);
+    if (cmd.verb == Verb::mail) utf8_ = wide.param("SMTPUTF8") != nullptr;
+    if (utf8_) cmd = std::move(wide);
+  }
   Pending p;
   p.to = ReplyTo::command;
   if (cmd.verb == Verb::bdat && cmd.errors.empty()) {

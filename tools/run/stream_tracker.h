@@ -7,10 +7,11 @@
 /// at CRLF (RFC 5321 §2.3.8); after a DATA command the mail data runs until CRLF.CRLF
 /// (§4.1.1.4; the CRLF ending the DATA line counts, so ".\r\n" right away ends empty data);
 /// after "BDAT n" the next n octets are the chunk (RFC 3030 §2). Each command line and each
-/// end of data becomes one Pending: what the next unanswered reply will answer. It assumes a
-/// DATA command gets 354, which is what a scenario that sends data after it assumes too; when
-/// a server refuses, the oracle may misjudge later replies of that connection (findings are
-/// warnings by default). Pure: no I/O.
+/// end of data becomes one Pending: what the next unanswered reply will answer. After a DATA
+/// line the tracker assumes 354 until data_reply() says otherwise (bytes sent before the reply
+/// arrives are taken as mail data, as a pipelining client means them); when that guess is
+/// wrong the oracle may misjudge later replies of that connection (findings are warnings by
+/// default). Pure: no I/O.
 #pragma once
 
 #include <cstdint>
@@ -42,6 +43,9 @@ class StreamTracker {
   /// Bytes of a data step: mail data (the tracker enters data mode if a DATA line did not
   /// already put it there).
   [[nodiscard]] std::vector<Pending> feed_data(std::string_view bytes);
+  /// The reply to a DATA line arrived: 354 (`accepted`) keeps the tracker in data mode; any
+  /// other code leaves it, unless data octets were already sent (pipelined after DATA).
+  void data_reply(bool accepted) noexcept;
   /// A new connection, or the TLS handshake after STARTTLS (nothing carries over).
   void reset() noexcept;
 
@@ -59,6 +63,7 @@ class StreamTracker {
   std::uint64_t line_size_ = 0;  // command mode: octets of the line so far
   bool cr_ = false;              // command mode: the last octet was CR
   std::uint64_t skip_ = 0;       // BDAT chunk octets still to pass over
+  bool utf8_ = false;            // the transaction's MAIL had SMTPUTF8 (RFC 6531 §3.2)
 };
 
 }  // namespace smtp::run

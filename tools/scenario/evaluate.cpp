@@ -389,6 +389,25 @@ ScenarioVerdict aggregate(const Scenario& s, std::span<const report::StepRecord>
   return {};
 }
 
+report::StepRecord make_step_record(std::size_t index, const Step& step, const StepOutcome& outcome,
+                                    std::string observed) {
+  report::StepRecord r;
+  r.index = index;
+  r.kind = kind_name(step.action);
+  if (const auto* e = std::get_if<ExpectStep>(&step.action)) {
+    r.expectation = describe(e->expect);
+  } else if (const auto* h = std::get_if<EhloStep>(&step.action)) {
+    r.expectation = describe(h->expect);
+  } else if (const auto* t = std::get_if<StartTlsStep>(&step.action)) {
+    r.expectation = t->handshake_only ? "TLS handshake" : describe(t->expect) + ", TLS handshake";
+  }
+  r.observed = report::one_line(observed, 300);
+  r.status = outcome.status;
+  r.reason = outcome.reason;
+  r.label = outcome.label;
+  return r;
+}
+
 report::ScenarioResult make_result(const Scenario& s) {
   report::ScenarioResult r;
   r.id = s.id;

@@ -77,6 +77,13 @@ struct StepOutcome {
 /// handshake failed).
 [[nodiscard]] StepOutcome evaluate_action(const std::optional<std::string>& io_error);
 
+/// The report record of step `index`: kind, the expectation (for expect, ehlo and starttls
+/// steps: describe() of what they check), `observed` (describe(Observation), or what was sent,
+/// e.g. escape_bytes() of the rendered bytes), and the outcome's status, reason and label.
+[[nodiscard]] report::StepRecord make_step_record(std::size_t index, const Step& step,
+                                                  const StepOutcome& outcome,
+                                                  std::string observed = {});
+
 /// "code 250", "class 5, enhanced 5.5.*", "any of: class 2 -> fail (accepted); ...".
 [[nodiscard]] std::string describe(const Conditions& c);
 [[nodiscard]] std::string describe(const Expect& e);

@@ -20,8 +20,10 @@ namespace smtp::server {
 
 const char* to_string(ListenerKind kind) noexcept {
   switch (kind) {
-    case ListenerKind::plain: return "plain";
-    case ListenerKind::implicit_tls: return "implicit-tls";
+    case ListenerKind::plain:
+      return "plain";
+    case ListenerKind::implicit_tls:
+      return "implicit-tls";
   }
   return "plain";
 }
@@ -190,14 +192,14 @@ tl::expected<std::unique_ptr<MessageStore>, std::string> MessageStore::open(
     if (path.has_parent_path()) {
       fs::create_directories(path.parent_path(), ec);
       if (ec) {
-        return tl::make_unexpected("cannot create directory " + path.parent_path().string() +
-                                   ": " + ec.message());
+        return tl::make_unexpected("cannot create directory " + path.parent_path().string() + ": " +
+                                   ec.message());
       }
     }
     store->jsonl_ = std::fopen(path.c_str(), "ab");
     if (store->jsonl_ == nullptr) {
-      return tl::make_unexpected("cannot open " + location.path + " for appending: " +
-                                 errno_text(errno));
+      return tl::make_unexpected("cannot open " + location.path +
+                                 " for appending: " + errno_text(errno));
     }
     return store;
   }
@@ -220,8 +222,7 @@ tl::expected<std::string, std::string> MessageStore::store(const DeliveredMessag
   if (location_.format == scenario::StoreFormat::maildir) return store_maildir(message);
   std::string line = to_json_line(message);
   line += '\n';
-  if (std::fwrite(line.data(), 1, line.size(), jsonl_) != line.size() ||
-      std::fflush(jsonl_) != 0) {
+  if (std::fwrite(line.data(), 1, line.size(), jsonl_) != line.size() || std::fflush(jsonl_) != 0) {
     return tl::make_unexpected("cannot append to " + location_.path + ": " + errno_text(errno));
   }
   return location_.path;
@@ -236,7 +237,9 @@ tl::expected<std::string, std::string> MessageStore::store_maildir(
   const fs::path tmp = root / "tmp" / name;
   if (!write_whole_file(tmp, message.data, error)) return tl::make_unexpected(std::move(error));
   const std::string envelope =
-      to_json(message, false).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+      to_json(message, false)
+          .dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) +
+      "\n";
   const fs::path env = root / "envelope" / (name + ".json");
   if (!write_whole_file(env, envelope, error)) {
     std::error_code ignored;

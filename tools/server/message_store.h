@@ -52,18 +52,18 @@ enum class ListenerKind : std::uint8_t {
 
 /// One message the reference server accepted (answered 250 to its end of data / BDAT LAST).
 struct DeliveredMessage {
-  std::uint64_t id = 0;        ///< 1-based, in acceptance order (per server)
-  std::uint64_t session = 0;   ///< 1-based session number, in accept order
-  std::string received_at;     ///< RFC 3339 UTC, milliseconds ("2024-05-01T12:00:00.123Z")
-  std::string client;          ///< the client's address, "127.0.0.1:51234"
-  std::string listener;        ///< the local endpoint that accepted it, "127.0.0.1:2525"
+  std::uint64_t id = 0;       ///< 1-based, in acceptance order (per server)
+  std::uint64_t session = 0;  ///< 1-based session number, in accept order
+  std::string received_at;    ///< RFC 3339 UTC, milliseconds ("2024-05-01T12:00:00.123Z")
+  std::string client;         ///< the client's address, "127.0.0.1:51234"
+  std::string listener;       ///< the local endpoint that accepted it, "127.0.0.1:2525"
   ListenerKind listener_kind = ListenerKind::plain;
-  Envelope envelope;           ///< HELO, MAIL FROM + params, accepted RCPTs, AUTH user, TLS
-  std::string tls_version;     ///< "" without TLS
-  std::string tls_cipher;      ///< "" without TLS
-  bool bdat = false;           ///< sent with BDAT (RFC 3030), else DATA
+  Envelope envelope;        ///< HELO, MAIL FROM + params, accepted RCPTs, AUTH user, TLS
+  std::string tls_version;  ///< "" without TLS
+  std::string tls_cipher;   ///< "" without TLS
+  bool bdat = false;        ///< sent with BDAT (RFC 3030), else DATA
   std::optional<EodCandidate> ended_by;  ///< a quirk took this non-canonical ending as "."
-  std::string data;            ///< exact message bytes (dot-unstuffed for DATA)
+  std::string data;                      ///< exact message bytes (dot-unstuffed for DATA)
 
   /// reverse-path address, "" for the null reverse-path.
   [[nodiscard]] std::string mail_from() const;
@@ -75,7 +75,8 @@ struct DeliveredMessage {
 [[nodiscard]] std::string lossy_utf8(std::string_view bytes);
 
 /// The JSON object described in the file comment. `with_data`: include data_base64/data_text.
-[[nodiscard]] nlohmann::ordered_json to_json(const DeliveredMessage& message, bool with_data = true);
+[[nodiscard]] nlohmann::ordered_json to_json(const DeliveredMessage& message,
+                                             bool with_data = true);
 
 /// The object as one line of JSON (no newline), invalid UTF-8 impossible by construction.
 [[nodiscard]] std::string to_json_line(const DeliveredMessage& message);

@@ -38,8 +38,8 @@ Overloaded(F...) -> Overloaded<F...>;
 std::string now_rfc3339() {
   const auto now = std::chrono::system_clock::now();
   const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) %
-                  1000;
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[32];
@@ -331,7 +331,19 @@ net::Result<std::vector<BoundListener>> ReferenceServer::start() {
   own_io_ = std::make_unique<asio::io_context>(1);
   auto bound = start_on(*own_io_);
   if (!bound) return bound;
-  thread_ = std::thread([io = own_io_.get()] { io->run(); });
+  thread_ = std::thread([this, io = own_io_.get()] {
+    // A throwing on_message/log callback must not terminate the process: log and go on.
+    for (;;) {
+      try {
+        io->run();
+        return;
+      } catch (const std::exception& e) {
+        log(std::string("reference server: exception in a handler: ") + e.what());
+      } catch (...) {
+        log("reference server: unknown exception in a handler");
+      }
+    }
+  });
   return bound;
 }
 
@@ -462,9 +474,8 @@ asio::awaitable<void> ReferenceServer::accept_loop(std::size_t index) {
         connection->close();
       } else {
         asio::co_spawn(*strand_,
-                       refuse(std::move(connection),
-                              "421 4.3.2 " + options_.profile.hostname +
-                                  " Too many sessions, try again later\r\n"),
+                       refuse(std::move(connection), "421 4.3.2 " + options_.profile.hostname +
+                                                         " Too many sessions, try again later\r\n"),
                        asio::detached);
       }
       continue;
@@ -472,8 +483,8 @@ asio::awaitable<void> ReferenceServer::accept_loop(std::size_t index) {
     ServerProfile profile = options_.profile;
     if (options_.vary_cram_md5_nonce) {
       const auto ns = std::chrono::steady_clock::now().time_since_epoch().count();
-      profile.cram_md5_nonce =
-          std::to_string(id) + "." + std::to_string(static_cast<std::uint64_t>(ns) % 10'000'000'000u);
+      profile.cram_md5_nonce = std::to_string(id) + "." +
+                               std::to_string(static_cast<std::uint64_t>(ns) % 10'000'000'000u);
     }
     auto session = std::make_shared<Session>(*this, id, std::move(connection), a.kind, a.local,
                                              std::move(profile));

@@ -134,14 +134,14 @@ struct ReferenceServerOptions {
 
 /// Counters, for logs and tests.
 struct ServerStats {
-  std::uint64_t sessions_total = 0;     ///< accepted connections (refused ones included)
-  std::uint64_t sessions_active = 0;    ///< open now
-  std::uint64_t sessions_peak = 0;      ///< most open at once
-  std::uint64_t sessions_refused = 0;   ///< over max_sessions (421 4.3.2)
-  std::uint64_t sessions_timed_out = 0; ///< idle timeout fired
-  std::uint64_t messages = 0;           ///< delivered (answered 250)
-  std::uint64_t store_errors = 0;       ///< messages accepted but not written to the store
-  std::uint64_t tls_handshakes = 0;     ///< successful (STARTTLS and implicit)
+  std::uint64_t sessions_total = 0;      ///< accepted connections (refused ones included)
+  std::uint64_t sessions_active = 0;     ///< open now
+  std::uint64_t sessions_peak = 0;       ///< most open at once
+  std::uint64_t sessions_refused = 0;    ///< over max_sessions (421 4.3.2)
+  std::uint64_t sessions_timed_out = 0;  ///< idle timeout fired
+  std::uint64_t messages = 0;            ///< delivered (answered 250)
+  std::uint64_t store_errors = 0;        ///< messages accepted but not written to the store
+  std::uint64_t tls_handshakes = 0;      ///< successful (STARTTLS and implicit)
   std::uint64_t tls_failures = 0;
 };
 
@@ -180,7 +180,8 @@ class ReferenceServer {
   /// Bound listeners (empty before start()).
   [[nodiscard]] std::vector<BoundListener> listeners() const;
   /// The first listener of `kind`, if any.
-  [[nodiscard]] std::optional<BoundListener> endpoint(ListenerKind kind = ListenerKind::plain) const;
+  [[nodiscard]] std::optional<BoundListener> endpoint(
+      ListenerKind kind = ListenerKind::plain) const;
   /// The server's certificate (PEM), for a client's TlsClientOptions::ca_pem; empty when it
   /// came from files that could not be read back, or before start().
   [[nodiscard]] std::string certificate_pem() const;

@@ -23,8 +23,8 @@ using smtp::net::Pump;
 using smtp::net::PumpOptions;
 using smtp::net::Result;
 using smtp::net::RunLimits;
-using smtp::testing::Misbehaviour;
 using smtp::testing::MisbehavingServer;
+using smtp::testing::Misbehaviour;
 using smtp::testing::run_io;
 
 constexpr std::size_t kChunk = 16 * 1024;
@@ -146,8 +146,8 @@ TEST(Misbehaving, NeverGreetEndsAtTheDeadline) {
 }
 
 TEST(Misbehaving, DripOneByteASecondHitsTheReadTimeout) {
-  auto o = run_against(Misbehaviour::drip,
-                       [](std::string t) { return read_lines(std::move(t), {}); });
+  auto o =
+      run_against(Misbehaviour::drip, [](std::string t) { return read_lines(std::move(t), {}); });
   expect_error(o, errc::timeout, Op::read);
   EXPECT_TRUE(o.lines.empty());
   expect_bounded(o);
@@ -158,7 +158,10 @@ TEST(Misbehaving, FastDripHitsTheDeadlineNotTheReadTimeout) {
   mo.drip_interval = 50ms;  // each read succeeds; the whole greeting would take 1.2 s
   auto o = run_against(
       Misbehaviour::drip,
-      [](std::string t) { return read_lines(std::move(t), RunLimits{400ms, 0}); }, mo);
+      [](std::string t) {
+        return read_lines(std::move(t), RunLimits{400ms, 0});
+      },
+      mo);
   expect_error(o, errc::deadline, Op::read);
   EXPECT_TRUE(o.lines.empty());
   EXPECT_GT(o.bytes_in, 0u) << "some bytes trickled in before the deadline";
@@ -205,8 +208,9 @@ TEST(Misbehaving, EndlessMultilineReplyInLineModeIsBoundedByLineCount) {
 }
 
 TEST(Misbehaving, TenMegabyteLineWithoutCrlfIsCutAtTheLineCap) {
-  auto o = run_against(Misbehaviour::long_line,
-                       [](std::string t) { return read_lines(std::move(t), RunLimits{5000ms, 0}); });
+  auto o = run_against(Misbehaviour::long_line, [](std::string t) {
+    return read_lines(std::move(t), RunLimits{5000ms, 0});
+  });
   expect_error(o, errc::line_too_long, Op::read);
   EXPECT_NE(o.result.error().message.find("4096"), std::string::npos) << o.result.error().message;
   EXPECT_LT(o.bytes_in, 1024u * 1024u) << "stopped long before the 10 MB";
@@ -255,8 +259,9 @@ TEST(Misbehaving, BinaryGarbageInBytesModeHitsTheInputLimit) {
 }
 
 TEST(Misbehaving, CloseMidReplySaysSo) {
-  auto o = run_against(Misbehaviour::close_mid_reply,
-                       [](std::string t) { return read_lines(std::move(t), RunLimits{2000ms, 0}); });
+  auto o = run_against(Misbehaviour::close_mid_reply, [](std::string t) {
+    return read_lines(std::move(t), RunLimits{2000ms, 0});
+  });
   expect_error(o, errc::closed, Op::read);
   ASSERT_EQ(o.lines.size(), 1u);
   EXPECT_EQ(o.lines[0], "250-first line");
@@ -350,8 +355,9 @@ TEST(Misbehaving, UnsolicitedFloodHitsTheDeadline) {
 }
 
 TEST(Misbehaving, UnsolicitedFloodInLineModeStaysBounded) {
-  auto o = run_against(Misbehaviour::unsolicited_flood,
-                       [](std::string t) { return read_lines(std::move(t), RunLimits{300ms, 0}); });
+  auto o = run_against(Misbehaviour::unsolicited_flood, [](std::string t) {
+    return read_lines(std::move(t), RunLimits{300ms, 0});
+  });
   ASSERT_FALSE(o.result.has_value());
   EXPECT_TRUE(o.result.error().is(errc::deadline)) << o.result.error().message;
   EXPECT_GT(o.lines.size(), 1u);

@@ -98,8 +98,8 @@ TEST(NetAddress, ResolvesLoopbackLiteralsAndLocalhostOnly) {
   ASSERT_EQ(l->size(), 2u);
   EXPECT_EQ(net::to_string((*l)[0]), "127.0.0.1:25");
   EXPECT_EQ(net::to_string((*l)[1]), "[::1]:25");
-  for (const char* ok : {"127.0.0.1:25", "127.1.2.3:25", "[::1]:25", "[::ffff:127.0.0.1]:25",
-                         "LOCALHOST.:25"}) {
+  for (const char* ok :
+       {"127.0.0.1:25", "127.1.2.3:25", "[::1]:25", "[::ffff:127.0.0.1]:25", "LOCALHOST.:25"}) {
     auto r = net::resolve(ok);
     EXPECT_TRUE(r) << ok << ": " << (r ? "" : r.error().message);
   }
@@ -345,8 +345,7 @@ TEST(NetPump, RunWritesQueuedBytesAndHandsOverInputUntilDone) {
         s.result = co_await pump.run(
             [&](std::string_view bytes) {
               s.input += bytes;
-              return s.input.find("250 three\r\n") != std::string::npos ? Flow::done
-                                                                       : Flow::more;
+              return s.input.find("250 three\r\n") != std::string::npos ? Flow::done : Flow::more;
             },
             RunLimits{3000ms, 0});
         co_return s;
@@ -663,8 +662,9 @@ TEST(NetTls, StarttlsUpgradesTheSameConnection) {
             (void)co_await p.flush();
             if (!co_await c.start_tls_server(*server_tls, p.take_input())) co_return;
           } else if (line->rfind("EHLO", 0) == 0) {
-            (void)p.send(c.transport() == net::Transport::tls ? "250 tls.example\r\n"
-                                                              : "250-plain.example\r\n250 STARTTLS\r\n");
+            (void)p.send(c.transport() == net::Transport::tls
+                             ? "250 tls.example\r\n"
+                             : "250-plain.example\r\n250 STARTTLS\r\n");
           } else if (*line == "QUIT") {
             (void)p.send("221 bye\r\n");
             (void)co_await p.flush();
@@ -706,9 +706,8 @@ TEST(NetTls, StarttlsUpgradesTheSameConnection) {
   EXPECT_EQ(seen.local_port_before, seen.local_port_after) << "same TCP connection";
   EXPECT_EQ(seen.replayed, 0u);
   EXPECT_TRUE(seen.verified);
-  EXPECT_EQ(server_lines,
-            (std::vector<std::string>{"EHLO client.example", "STARTTLS", "EHLO client.example",
-                                      "QUIT"}));
+  EXPECT_EQ(server_lines, (std::vector<std::string>{"EHLO client.example", "STARTTLS",
+                                                    "EHLO client.example", "QUIT"}));
 }
 
 TEST(NetTls, BytesReadBeforeTheUpgradeAreReplayedIntoTheHandshake) {
@@ -766,9 +765,7 @@ std::string env_or(const char* name, std::string fallback) {
   return v != nullptr && *v != '\0' ? std::string(v) : fallback;
 }
 std::string postfix_target() { return "127.0.0.1:" + env_or("SMTPH_POSTFIX_PORT", "2525"); }
-std::string postfix_tls_target() {
-  return "127.0.0.1:" + env_or("SMTPH_POSTFIX_TLS_PORT", "2465");
-}
+std::string postfix_tls_target() { return "127.0.0.1:" + env_or("SMTPH_POSTFIX_TLS_PORT", "2465"); }
 std::string postfix_ca_file() {
   return env_or("SMTPH_POSTFIX_RUN", "/tmp/smtph-postfix") + "/tls/cert.pem";
 }

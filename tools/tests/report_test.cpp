@@ -181,7 +181,7 @@ std::string run_cli(smtp::cli::ReportOptions o, int& code, std::string* err_out 
 
 }  // namespace
 
-TEST(Report, JsonRoundTrip) {
+TEST(ReportJson, JsonRoundTrip) {
   const Report r = sample_report();
   const std::string text = to_json_text(r);
   const auto parsed = report_from_json(nlohmann::json::parse(text));
@@ -197,7 +197,7 @@ TEST(Report, JsonRoundTrip) {
   EXPECT_EQ(text.back(), '\n');
 }
 
-TEST(Report, GeneratedReportIsSchemaValid) {
+TEST(ReportJson, GeneratedReportIsSchemaValid) {
   const std::string text = to_json_text(sample_report());
   const auto errors = smtp::scenario::validate_json_text(text, "r.json", "report");
   for (const auto& e : errors) ADD_FAILURE() << e.to_string();
@@ -210,7 +210,7 @@ TEST(Report, GeneratedReportIsSchemaValid) {
   EXPECT_TRUE(smtp::scenario::validate_json_text(to_json_text(empty), "e.json", "report").empty());
 }
 
-TEST(Report, LargeBinaryTranscriptsValidate) {
+TEST(ReportJson, LargeBinaryTranscriptsValidate) {
   Report r = sample_report();
   std::string blob(2u << 20, '\xff');
   for (std::size_t i = 0; i < blob.size(); i += 3) blob[i] = static_cast<char>(i & 0x7F);
@@ -229,7 +229,7 @@ TEST(Report, LargeBinaryTranscriptsValidate) {
   EXPECT_EQ(errors[0].pointer, "/scenarios/0/reason");
 }
 
-TEST(Report, SchemaRejectsBrokenReports) {
+TEST(ReportJson, SchemaRejectsBrokenReports) {
   auto j = to_json(sample_report());
   j["scenarios"][1]["verdict"] = "meh";
   j["scenarios"][0]["transcript"][0]["base64"] = "AAAA";  // text and base64 together
@@ -251,7 +251,7 @@ TEST(Report, SchemaRejectsBrokenReports) {
   EXPECT_FALSE(report_from_json(nlohmann::json::parse(k.dump())));
 }
 
-TEST(Report, SummaryAndExitCodes) {
+TEST(ReportJson, SummaryAndExitCodes) {
   Report r = sample_report();
   const Summary s = summarize(r);
   EXPECT_EQ(s.total, 5u);
@@ -283,14 +283,14 @@ TEST(Report, SummaryAndExitCodes) {
   EXPECT_EQ(text.find("quit-221"), std::string::npos);  // passed scenarios are not listed
 }
 
-TEST(Report, Iso8601) {
+TEST(ReportJson, Iso8601) {
   using namespace std::chrono;
   const system_clock::time_point t{milliseconds{1738326896789}};
   EXPECT_EQ(iso8601_utc(t), "2025-01-31T12:34:56.789Z");
   EXPECT_EQ(iso8601_utc(system_clock::time_point{}), "1970-01-01T00:00:00.000Z");
 }
 
-TEST(Report, OneLineAndUtf8) {
+TEST(ReportJson, OneLineAndUtf8) {
   EXPECT_EQ(one_line("a\r\nb\tc\x7f\xff\xc3\xa9"), "a\\r\\nb\\tc\\x7f\\xff\xc3\xa9");
   EXPECT_EQ(one_line(std::string(10, 'x'), 4), "xxxx...");
   EXPECT_TRUE(is_valid_utf8("h\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"));
@@ -300,7 +300,7 @@ TEST(Report, OneLineAndUtf8) {
   EXPECT_FALSE(is_valid_utf8("\xe2\x82"));          // truncated
 }
 
-TEST(Report, Diff) {
+TEST(ReportJson, Diff) {
   const Report before = sample_report();
   Report after = sample_report();
   after.scenarios[0].verdict = Verdict::failed;  // quit: passed -> failed (regression)
@@ -328,7 +328,7 @@ TEST(Report, Diff) {
   EXPECT_EQ(diff_reports(before, before).changes.size(), 0u);
 }
 
-TEST(AtomicWrite, ReplacesWholeFileAndLeavesNoTemporary) {
+TEST(ReportAtomicWrite, ReplacesWholeFileAndLeavesNoTemporary) {
   TempDir dir;
   const fs::path target = dir.path() / "report.json";
   std::ofstream(target) << "old content";
@@ -344,7 +344,7 @@ TEST(AtomicWrite, ReplacesWholeFileAndLeavesNoTemporary) {
   EXPECT_EQ(dir.names(), std::vector<std::string>{"report.json"});
 }
 
-TEST(AtomicWrite, FailuresKeepTheOldFileAndRemoveTheTemporary) {
+TEST(ReportAtomicWrite, FailuresKeepTheOldFileAndRemoveTheTemporary) {
   TempDir dir;
   // The target is a directory: rename fails after the temporary was written.
   fs::create_directories(dir.path() / "taken" / "inner");
@@ -356,7 +356,7 @@ TEST(AtomicWrite, FailuresKeepTheOldFileAndRemoveTheTemporary) {
   EXPECT_EQ(dir.names(), std::vector<std::string>{"taken"});
 }
 
-TEST(AtomicWrite, ConcurrentReaderNeverSeesPartialFile) {
+TEST(ReportAtomicWrite, ConcurrentReaderNeverSeesPartialFile) {
   TempDir dir;
   const fs::path target = dir.path() / "r.json";
   const std::string a(512 * 1024, 'a');
@@ -382,7 +382,7 @@ TEST(AtomicWrite, ConcurrentReaderNeverSeesPartialFile) {
   EXPECT_EQ(dir.names(), std::vector<std::string>{"r.json"});
 }
 
-TEST(Junit, StructureAndCounts) {
+TEST(ReportJunit, StructureAndCounts) {
   const std::string xml = to_junit_xml(sample_report());
   EXPECT_EQ(xml.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites ", 0), 0u);
   EXPECT_NE(xml.find("<testsuites name=\"smtp-harness\" tests=\"5\" failures=\"1\" errors=\"1\" "
@@ -414,7 +414,7 @@ TEST(Junit, StructureAndCounts) {
   EXPECT_EQ(to_junit_xml(sample_report(), quiet).find("<system-out>"), std::string::npos);
 }
 
-TEST(Junit, EscapesEverythingXmlCannotCarry) {
+TEST(ReportJunit, EscapesEverythingXmlCannotCarry) {
   EXPECT_EQ(xml_escape("<a href=\"x\">&'</a>", true),
             "&lt;a href=&quot;x&quot;&gt;&amp;&apos;&lt;/a&gt;");
   EXPECT_EQ(xml_escape("<a href=\"x\">&'</a>", false), "&lt;a href=\"x\"&gt;&amp;'&lt;/a&gt;");
@@ -441,7 +441,7 @@ TEST(Junit, EscapesEverythingXmlCannotCarry) {
   EXPECT_NE(xml.find("name=\"rfc5321/&lt;&amp;&quot;&gt;\""), std::string::npos);
 }
 
-TEST(Redact, PasswordAndBase64FormsDisappear) {
+TEST(ReportRedact, PasswordAndBase64FormsDisappear) {
   const std::string user = "bench";
   const std::string pass = "benchpass";
   const Redactor red = Redactor::for_credentials(user, pass);

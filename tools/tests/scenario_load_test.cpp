@@ -126,7 +126,7 @@ void expect_error(const std::vector<LoadError>& errors, const std::string& file,
 // ---------------------------------------------------------------------------------------------
 // JSON positions
 
-TEST(JsonDocument, RecordsValueAndKeyPositions) {
+TEST(ScenarioJsonDocument, RecordsValueAndKeyPositions) {
   const JsonDocument doc = JsonDocument::parse(
       "{\n  \"a\": [1, 23, {\"b\": true}],\n  \"c~/d\": \"x\",\n\t\"n\": -1.5e3\n}");
   ASSERT_TRUE(doc.ok());
@@ -145,14 +145,14 @@ TEST(JsonDocument, RecordsValueAndKeyPositions) {
   EXPECT_EQ(doc.value_location("/a/2/zzz"), (SourceLocation{2, 16}));
 }
 
-TEST(JsonDocument, ColumnsCountCharactersNotBytes) {
+TEST(ScenarioJsonDocument, ColumnsCountCharactersNotBytes) {
   const JsonDocument doc = JsonDocument::parse("{\"t\": \"\xC3\xA9\xE2\x82\xAC\", \"u\": 1}");
   ASSERT_TRUE(doc.ok());
   // {"t": "é€", "u": 1}  -> "u" key is the 13th character.
   EXPECT_EQ(doc.key_location("/u"), (SourceLocation{1, 13}));
 }
 
-TEST(JsonDocument, StringLocationMapsDecodedBytesThroughEscapes) {
+TEST(ScenarioJsonDocument, StringLocationMapsDecodedBytesThroughEscapes) {
   //                                   col: 8 9 10  12  14      20 21
   const JsonDocument doc = JsonDocument::parse("{\"s\": \"a\\r\\n\\u00e9${x}\"}");
   ASSERT_TRUE(doc.ok());
@@ -164,7 +164,7 @@ TEST(JsonDocument, StringLocationMapsDecodedBytesThroughEscapes) {
   EXPECT_EQ(doc.string_location("/s", 5), (SourceLocation{1, 19}));  // $
 }
 
-TEST(JsonDocument, SyntaxErrorsAndDuplicateKeysAreIssues) {
+TEST(ScenarioJsonDocument, SyntaxErrorsAndDuplicateKeysAreIssues) {
   const JsonDocument bad = JsonDocument::parse("{\n  \"a\": [1,,2]\n}");
   ASSERT_FALSE(bad.ok());
   ASSERT_EQ(bad.issues().size(), 1u);
@@ -185,7 +185,7 @@ TEST(JsonDocument, SyntaxErrorsAndDuplicateKeysAreIssues) {
 // ---------------------------------------------------------------------------------------------
 // Templates and escapes
 
-TEST(Template, VariablesFillsAndDollars) {
+TEST(ScenarioTemplate, VariablesFillsAndDollars) {
   auto t = parse_template("MAIL FROM:<${sender}> $$5 $x ${fill:3}", false);
   ASSERT_TRUE(t);
   Variables v;
@@ -199,7 +199,7 @@ TEST(Template, VariablesFillsAndDollars) {
   EXPECT_TRUE(parse_template("plain", false)->is_literal());
 }
 
-TEST(Template, Errors) {
+TEST(ScenarioTemplate, Errors) {
   EXPECT_EQ(parse_template("a ${unterminated", false).error().index, 2u);
   EXPECT_EQ(parse_template("${Bad}", false).error().index, 0u);
   EXPECT_EQ(parse_template("${}", false).error().index, 0u);
@@ -215,7 +215,7 @@ TEST(Template, Errors) {
   EXPECT_FALSE(parse_template("end\\", true));
 }
 
-TEST(Template, ByteEscapesCoverEveryOctet) {
+TEST(ScenarioTemplate, ByteEscapesCoverEveryOctet) {
   std::string all;
   for (int c = 0; c < 256; ++c) all += static_cast<char>(c);
   const std::string escaped = escape_bytes(all);
@@ -237,7 +237,7 @@ TEST(Template, ByteEscapesCoverEveryOctet) {
 // ---------------------------------------------------------------------------------------------
 // The repository's scenarios
 
-TEST(Loader, LoadsTheRepositoryScenarios) {
+TEST(ScenarioLoader, LoadsTheRepositoryScenarios) {
   const auto r = load_scenarios({fs::path(SMTPH_SOURCE_DIR) / "scenarios"});
   ASSERT_TRUE(r) << (r ? "" : r.error().front().to_string());
   ASSERT_GE(r->size(), 10u);
@@ -256,7 +256,7 @@ TEST(Loader, LoadsTheRepositoryScenarios) {
   EXPECT_EQ(again->size(), r->size());
 }
 
-TEST(Loader, SmugglingScenarioModel) {
+TEST(ScenarioLoader, SmugglingScenarioModel) {
   const auto r = load_scenarios(
       {fs::path(SMTPH_SOURCE_DIR) / "scenarios/rfc5321/4.1.1.4-lf-dot-lf-not-end-of-data.json"});
   ASSERT_TRUE(r);
@@ -307,7 +307,7 @@ TEST(Loader, SmugglingScenarioModel) {
 // ---------------------------------------------------------------------------------------------
 // Loader errors: file, line, column and pointer
 
-TEST(LoaderErrors, BadJson) {
+TEST(ScenarioLoaderErrors, BadJson) {
   const auto errors = errors_of("{\n  \"format\": 1,\n  \"id\": tru\n}\n", "bad.json");
   ASSERT_EQ(errors.size(), 1u);
   expect_error(errors, "bad.json", 3, 12, "", "syntax error");
@@ -317,7 +317,7 @@ TEST(LoaderErrors, BadJson) {
   EXPECT_EQ(truncated[0].column, 1u);
 }
 
-TEST(LoaderErrors, UnknownKeys) {
+TEST(ScenarioLoaderErrors, UnknownKeys) {
   const std::string text = scenario_text(
       "    {\"expect\": {\"cod\": 250}},\n"
       "    {\"sned\": \"NOOP\"}");
@@ -332,7 +332,7 @@ TEST(LoaderErrors, UnknownKeys) {
   expect_error(top, "s.json", 2, 64, "/colour", "unknown key 'colour'");
 }
 
-TEST(LoaderErrors, WrongTypesAndValues) {
+TEST(ScenarioLoaderErrors, WrongTypesAndValues) {
   const std::string text = scenario_text(
       "    {\"send\": 5},\n"
       "    {\"sleep\": \"1s\"},\n"
@@ -345,7 +345,7 @@ TEST(LoaderErrors, WrongTypesAndValues) {
   expect_error(errors, "s.json", 12, 25, "/steps/3/expect/code", "expected integer, found number");
 }
 
-TEST(LoaderErrors, MissingKeysAndStepShape) {
+TEST(ScenarioLoaderErrors, MissingKeysAndStepShape) {
   const auto missing = errors_of("{\"format\": 1, \"id\": \"a/b\"}");
   expect_error(missing, "s.json", 1, 1, "", "missing required key 'title'");
   expect_error(missing, "s.json", 1, 1, "", "missing required key 'steps'");
@@ -356,7 +356,7 @@ TEST(LoaderErrors, MissingKeysAndStepShape) {
   expect_error(version, "s.json", 1, 12, "/format", "expected one of: 1");
 }
 
-TEST(LoaderErrors, BadRegex) {
+TEST(ScenarioLoaderErrors, BadRegex) {
   const auto errors = errors_of(scenario_text("    {\"expect\": {\"text\": \"ok(\"}}"));
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].pointer, "/steps/0/expect/text");
@@ -365,7 +365,7 @@ TEST(LoaderErrors, BadRegex) {
   EXPECT_NE(errors[0].message.find("bad RE2 pattern"), std::string::npos);
 }
 
-TEST(LoaderErrors, UnknownVariableAndBadEscape) {
+TEST(ScenarioLoaderErrors, UnknownVariableAndBadEscape) {
   const std::string text = scenario_text(
       "    {\"send\": \"RCPT TO:<${valid_mailbox}> ${nope}\"},\n"
       "    {\"raw\": \"ok\\\\r\\\\n\\\\xZZ\"},\n"
@@ -384,7 +384,7 @@ TEST(LoaderErrors, UnknownVariableAndBadEscape) {
   ASSERT_TRUE(r);
 }
 
-TEST(LoaderErrors, CommandLinesHaveNoLineBreaks) {
+TEST(ScenarioLoaderErrors, CommandLinesHaveNoLineBreaks) {
   const auto errors =
       errors_of(scenario_text("    {\"send\": \"NOOP\\r\\n\"},\n"
                               "    {\"pipeline\": [\"NOOP\", \"RSET\\nQUIT\"]}"));
@@ -392,7 +392,7 @@ TEST(LoaderErrors, CommandLinesHaveNoLineBreaks) {
   expect_error(errors, "s.json", 10, 32, "/steps/1/pipeline/1", "cannot contain CR or LF");
 }
 
-TEST(LoaderErrors, SemanticCombinations) {
+TEST(ScenarioLoaderErrors, SemanticCombinations) {
   const auto errors = errors_of(scenario_text(
       "    {\"expect\": {\"code\": 250, \"codes\": [250]}},\n"
       "    {\"expect\": {\"class\": 5, \"enhanced\": \"4.7.0\"}},\n"
@@ -417,7 +417,7 @@ TEST(LoaderErrors, SemanticCombinations) {
   expect_error(errors, "s.json", 19, 5, "/steps/10", "after close needs a connect");
 }
 
-TEST(LoaderErrors, DuplicateIdsAcrossFilesAndDirectoryRules) {
+TEST(ScenarioLoaderErrors, DuplicateIdsAcrossFilesAndDirectoryRules) {
   TempDir dir;
   dir.write("b/2.json", scenario_text("    {\"send\": \"NOOP\"}", "x/1/dup"));
   dir.write("a/1.json", scenario_text("    {\"send\": \"NOOP\"}", "x/1/dup"));
@@ -442,7 +442,7 @@ TEST(LoaderErrors, DuplicateIdsAcrossFilesAndDirectoryRules) {
             (empty.path() / "missing.json").string() + ": (root): no such file or directory");
 }
 
-TEST(LoaderErrors, EveryFileReportedNothingLoaded) {
+TEST(ScenarioLoaderErrors, EveryFileReportedNothingLoaded) {
   TempDir dir;
   dir.write("1.json", scenario_text("    {\"send\": \"NOOP\"}", "x/1/a"));
   dir.write("2.json", "{");
@@ -452,7 +452,7 @@ TEST(LoaderErrors, EveryFileReportedNothingLoaded) {
   EXPECT_EQ(r.error().size(), 2u);
 }
 
-TEST(LoaderErrors, ErrorStringFormat) {
+TEST(ScenarioLoaderErrors, ErrorStringFormat) {
   const auto errors = errors_of(scenario_text("    {\"send\": 5}"), "dir/s.json");
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].to_string(),
@@ -462,7 +462,7 @@ TEST(LoaderErrors, ErrorStringFormat) {
 // ---------------------------------------------------------------------------------------------
 // Steps: model and bytes
 
-TEST(Steps, EveryKindLoadsAndRenders) {
+TEST(ScenarioSteps, EveryKindLoadsAndRenders) {
   const Scenario s = load_one(scenario_text(
       "    {\"connect\": {\"tls\": \"implicit\"}},\n"
       "    {\"expect\": {\"code\": 220, \"timeout_ms\": 900, \"note\": \"greeting\"}},\n"
@@ -528,7 +528,7 @@ TEST(Steps, EveryKindLoadsAndRenders) {
   EXPECT_EQ(login.responses[1], smtp::base64_encode(kInvalidPassword) + "\r\n");
 }
 
-TEST(Steps, DataStructuredRules) {
+TEST(ScenarioSteps, DataStructuredRules) {
   const Scenario s = load_one(scenario_text(
       "    {\"data\": {\"headers\": [\"Subject: x\"], \"body\": \".a\\nb\\r\\n.\\n\"}},\n"
       "    {\"data\": {\"headers\": [], \"body\": \"no newline\"}},\n"
@@ -546,7 +546,7 @@ TEST(Steps, DataStructuredRules) {
   EXPECT_EQ(dot_stuff_bytes(".a\r\n.b\n.c"), "..a\r\n..b\n.c");
 }
 
-TEST(Steps, AuthPlain) {
+TEST(ScenarioSteps, AuthPlain) {
   AuthStep a;
   a.mechanism = "PLAIN";
   Profile p;
@@ -565,7 +565,7 @@ TEST(Steps, AuthPlain) {
 // ---------------------------------------------------------------------------------------------
 // Profiles
 
-TEST(Profile, DefaultsFitTheReferenceServer) {
+TEST(ScenarioProfile, DefaultsFitTheReferenceServer) {
   const Variables v = variables_of(Profile{});
   EXPECT_EQ(v.get("helo"), "client.example");
   EXPECT_EQ(v.get("local_domain"), "example.test");
@@ -577,7 +577,7 @@ TEST(Profile, DefaultsFitTheReferenceServer) {
   EXPECT_EQ(v.names().size(), builtin_variable_names().size());
 }
 
-TEST(Profile, LoadsOverridesAndReportsErrors) {
+TEST(ScenarioProfile, LoadsOverridesAndReportsErrors) {
   const auto p = load_profile_text(
       R"({"format": 1, "helo": "mx.test", "password": "s3cret", "auth_requires_tls": true,
           "max_recipients": 50, "store": {"path": "/tmp/mail.jsonl", "format": "jsonl"},
@@ -612,7 +612,7 @@ TEST(Profile, LoadsOverridesAndReportsErrors) {
 // ---------------------------------------------------------------------------------------------
 // Evaluation
 
-TEST(Evaluate, Codes) {
+TEST(ScenarioEvaluate, Codes) {
   const Expect e = expect_of("{\"code\": 250}");
   EXPECT_EQ(evaluate_expect(e, Observation::of_reply(reply(250, {"OK"})), nullptr).status,
             StepStatus::passed);
@@ -633,7 +633,7 @@ TEST(Evaluate, Codes) {
             "expected a 5xx reply, got 452");
 }
 
-TEST(Evaluate, NoReply) {
+TEST(ScenarioEvaluate, NoReply) {
   const Expect e = expect_of("{\"code\": 250}");
   EXPECT_EQ(evaluate_expect(e, Observation::of_timeout(5000), nullptr).reason,
             "expected code 250, no reply within 5000 ms");
@@ -643,7 +643,7 @@ TEST(Evaluate, NoReply) {
             "expected code 250, connection error: reset by peer");
 }
 
-TEST(Evaluate, EnhancedStatusPatterns) {
+TEST(ScenarioEvaluate, EnhancedStatusPatterns) {
   const Observation obs =
       Observation::of_reply(reply(550, {"5.1.1 No such user"}, EnhancedStatus{5, 1, 1}));
   EXPECT_EQ(evaluate_expect(expect_of("{\"enhanced\": \"5.1.1\"}"), obs, nullptr).status,
@@ -660,7 +660,7 @@ TEST(Evaluate, EnhancedStatusPatterns) {
             "expected enhanced status 5.1.1, got none in 550 No such user");
 }
 
-TEST(Evaluate, TextPattern) {
+TEST(ScenarioEvaluate, TextPattern) {
   const Expect e = expect_of("{\"code\": 250, \"text\": \"(?i)^pipelining$\"}");
   const Observation ehlo =
       Observation::of_reply(reply(250, {"mx.example.test", "SIZE 10240000", "PIPELINING"}));
@@ -671,7 +671,7 @@ TEST(Evaluate, TextPattern) {
   EXPECT_EQ(miss.reason, "reply text does not match /(?i)^pipelining$/: 250-mx (+1 lines)");
 }
 
-TEST(Evaluate, ThenCloseAndClosed) {
+TEST(ScenarioEvaluate, ThenCloseAndClosed) {
   const Expect quit = expect_of("{\"code\": 221, \"then\": \"close\"}");
   const ReadPlan plan = plan_expect(quit, 4000);
   EXPECT_TRUE(plan.wait_for_close);
@@ -691,7 +691,7 @@ TEST(Evaluate, ThenCloseAndClosed) {
             "expected the connection to close, got 250 OK");
 }
 
-TEST(Evaluate, NothingWithin) {
+TEST(ScenarioEvaluate, NothingWithin) {
   const Expect e = expect_of("{\"nothing_within_ms\": 300, \"timeout_ms\": 9000}");
   const ReadPlan plan = plan_expect(e, 5000);
   EXPECT_TRUE(plan.silence_expected);
@@ -703,7 +703,7 @@ TEST(Evaluate, NothingWithin) {
   EXPECT_EQ(plan_expect(expect_of("{\"code\": 250, \"timeout_ms\": 9000}"), 5000).wait_ms, 9000u);
 }
 
-TEST(Evaluate, Capabilities) {
+TEST(ScenarioEvaluate, Capabilities) {
   Capabilities caps;
   caps.list = {{"PIPELINING", {}}, {"AUTH", {"PLAIN", "LOGIN"}}, {"SIZE", {"1000"}}};
   const Expect has = expect_of("{\"capability\": \"Pipelining\"}");
@@ -717,7 +717,7 @@ TEST(Evaluate, Capabilities) {
             "no EHLO capabilities recorded (an ehlo step must come first)");
 }
 
-TEST(Evaluate, OnFailLevels) {
+TEST(ScenarioEvaluate, OnFailLevels) {
   const Observation got = Observation::of_reply(reply(500, {"what"}));
   StepOutcome o =
       evaluate_expect(expect_of("{\"code\": 250, \"on_fail\": \"warn\"}"), got, nullptr);
@@ -731,7 +731,7 @@ TEST(Evaluate, OnFailLevels) {
   EXPECT_TRUE(o.stop);
 }
 
-TEST(Evaluate, AnyOfOrderVerdictsAndNoMatch) {
+TEST(ScenarioEvaluate, AnyOfOrderVerdictsAndNoMatch) {
   const Expect e = expect_of(
       "{\"any_of\": [{\"code\": 250, \"verdict\": \"pass\"},"
       " {\"class\": 2, \"verdict\": \"non_strict\", \"label\": \"odd success\"},"
@@ -754,7 +754,7 @@ TEST(Evaluate, AnyOfOrderVerdictsAndNoMatch) {
             "(refused) [stop]");
 }
 
-TEST(Evaluate, DescribeAndOneLine) {
+TEST(ScenarioEvaluate, DescribeAndOneLine) {
   EXPECT_EQ(describe(expect_of("{\"code\": 221, \"then\": \"close\"}")), "code 221, then close");
   EXPECT_EQ(describe(expect_of("{\"then\": \"close\"}")), "any reply, then close");
   EXPECT_EQ(describe(reply(250, {"a\r\nb\x01\xff"})), "250 a\\r\\nb\\x01\\xff");
@@ -764,14 +764,14 @@ TEST(Evaluate, DescribeAndOneLine) {
   EXPECT_EQ(describe(reply(250, {longer})).size(), 203u);  // cut at 200 + "..."
 }
 
-TEST(Evaluate, EvaluateAction) {
+TEST(ScenarioEvaluate, EvaluateAction) {
   EXPECT_EQ(evaluate_action(std::nullopt).status, StepStatus::passed);
   const StepOutcome o = evaluate_action(std::string("connect: connection refused"));
   EXPECT_EQ(o.status, StepStatus::error);
   EXPECT_TRUE(o.stop);
 }
 
-TEST(Evaluate, Requirements) {
+TEST(ScenarioEvaluate, Requirements) {
   Scenario s = load_one(scenario_text("    {\"ehlo\": {}}"));
   s.prerequisites = {"PIPELINING", "AUTH=PLAIN", "credentials"};
   s.tls = {TlsMode::starttls, TlsMode::implicit};
@@ -800,7 +800,7 @@ TEST(Evaluate, Requirements) {
   EXPECT_FALSE(needs_capabilities(s));
 }
 
-TEST(Aggregate, Verdicts) {
+TEST(ScenarioAggregate, Verdicts) {
   Scenario must = load_one(scenario_text("    {\"send\": \"NOOP\"}"));
   Scenario should = must;
   should.level = Level::should;
@@ -851,7 +851,29 @@ TEST(Aggregate, Verdicts) {
   EXPECT_EQ(aggregate(must, ok, extras).reason, "oracle: reply 252 not allowed for NOOP");
 }
 
-TEST(Aggregate, MakeResultCopiesMetadata) {
+TEST(ScenarioAggregate, MakeStepRecord) {
+  const Scenario s =
+      load_one(scenario_text("    {\"send\": \"NOOP\"},\n"
+                             "    {\"expect\": {\"code\": 250}},\n"
+                             "    {\"starttls\": {}}"));
+  const Observation obs = Observation::of_reply(reply(500, {"5.5.2 what?"}));
+  const StepOutcome out =
+      evaluate_expect(std::get<ExpectStep>(s.steps[1].action).expect, obs, nullptr);
+  const report::StepRecord r = make_step_record(1, s.steps[1], out, describe(obs));
+  EXPECT_EQ(r.index, 1u);
+  EXPECT_EQ(r.kind, "expect");
+  EXPECT_EQ(r.expectation, "code 250");
+  EXPECT_EQ(r.observed, "500 5.5.2 what?");
+  EXPECT_EQ(r.status, StepStatus::failed);
+  EXPECT_EQ(r.reason, "expected 250, got 500 5.5.2 what?");
+  const report::StepRecord sent =
+      make_step_record(0, s.steps[0], evaluate_action(std::nullopt), escape_bytes("NOOP\r\n"));
+  EXPECT_EQ(sent.expectation, "");
+  EXPECT_EQ(sent.observed, "NOOP\\r\\n");
+  EXPECT_EQ(make_step_record(2, s.steps[2], {}).expectation, "code 220, TLS handshake");
+}
+
+TEST(ScenarioAggregate, MakeResultCopiesMetadata) {
   const auto r = load_scenarios(
       {fs::path(SMTPH_SOURCE_DIR) / "scenarios/rfc5321/4.1.1.9-noop-argument-ignored.json"});
   ASSERT_TRUE(r);
@@ -863,7 +885,7 @@ TEST(Aggregate, MakeResultCopiesMetadata) {
   EXPECT_EQ(res.tags, std::vector<std::string>{"noop"});
 }
 
-TEST(JsonSchema, EmbeddedSchemasCompile) {
+TEST(ScenarioJsonSchema, EmbeddedSchemasCompile) {
   for (const char* name : {"scenario", "profile", "report"}) {
     const auto s = JsonSchema::named(name);
     ASSERT_TRUE(s) << name << ": " << (s ? "" : s.error());
@@ -873,7 +895,7 @@ TEST(JsonSchema, EmbeddedSchemasCompile) {
   EXPECT_FALSE(JsonSchema::from_text("{"));
 }
 
-TEST(LoaderErrors, HostileInputsFailCleanly) {
+TEST(ScenarioLoaderErrors, HostileInputsFailCleanly) {
   // Deep nesting stops at the parser.
   const std::string deep =
       "{\"format\": 1, \"steps\": " + std::string(100000, '[') + std::string(100000, ']') + "}";

@@ -176,8 +176,8 @@ TEST(Serve, DeliversExactBytesOverPlainTcp) {
         std::vector<std::string> r;
         r.push_back(co_await ask(*c->pump, ""));
         r.push_back(co_await ask(*c->pump, "EHLO client.example"));
-        auto rest = co_await send_message(*c->pump, "sender@client.example",
-                                          "alice@example.test", wire);
+        auto rest =
+            co_await send_message(*c->pump, "sender@client.example", "alice@example.test", wire);
         r.insert(r.end(), rest.begin(), rest.end());
         co_return r;
       }(),
@@ -398,8 +398,8 @@ TEST(Serve, AuthPlainAndTheAuthUserOnTheMessage) {
         out.push_back(co_await ask(*c->pump, "EHLO client.example"));
         out.push_back(co_await ask(
             *c->pump, "AUTH PLAIN " + smtp::base64_encode(smtp::sasl_plain("", "carol", "wrong"))));
-        out.push_back(co_await ask(
-            *c->pump, "AUTH PLAIN " + smtp::base64_encode(smtp::sasl_plain("", "carol", "s3cret"))));
+        out.push_back(co_await ask(*c->pump, "AUTH PLAIN " + smtp::base64_encode(smtp::sasl_plain(
+                                                                 "", "carol", "s3cret"))));
         auto rest = co_await send_message(*c->pump, "carol@client.example", "bob@example.test",
                                           "authenticated\r\n.\r\n");
         out.insert(out.end(), rest.begin(), rest.end());
@@ -426,8 +426,8 @@ TEST(Serve, AuthRequiresTlsOnlyAfterStartTls) {
   ASSERT_TRUE(bound) << bound.error().message;
   const std::string target = server.endpoint()->to_string();
   const net::ClientTls tls = client_tls(server);
-  const std::string auth = "AUTH PLAIN " + smtp::base64_encode(smtp::sasl_plain("", "bench",
-                                                                                "benchpass"));
+  const std::string auth =
+      "AUTH PLAIN " + smtp::base64_encode(smtp::sasl_plain("", "bench", "benchpass"));
   auto r = run_io(
       io,
       [&]() -> asio::awaitable<std::vector<std::string>> {
@@ -512,16 +512,24 @@ TEST(Serve, TwoHundredConcurrentSessionsEachDeliverAMessage) {
   EXPECT_EQ(server.stats().sessions_peak, static_cast<std::uint64_t>(kClients));
 }
 
-/// Connect, greet, EHLO, optionally start DATA, then stop the server; what the client sees.
-std::vector<std::string> shutdown_seen(srv::ReferenceServerOptions options, bool in_data) {
+/// Connect (over implicit TLS if `tls`), greet, EHLO, optionally start DATA, then stop the
+/// server; what the client sees.
+std::vector<std::string> shutdown_seen(srv::ReferenceServerOptions options, bool in_data,
+                                       bool tls = false) {
   asio::io_context io;
   ReferenceServer server(std::move(options));
   auto bound = server.start(io);
   if (!bound) return {"ERR " + bound.error().message};
-  const std::string target = server.endpoint()->to_string();
+  const std::string target =
+      server.endpoint(tls ? ListenerKind::implicit_tls : ListenerKind::plain)->to_string();
+  const net::ClientTls client = client_tls(server);
   return run_io(io, [&]() -> asio::awaitable<std::vector<std::string>> {
     auto c = co_await connect_to(target);
     if (!c) co_return std::vector<std::string>{"ERR " + c.error().message};
+    if (tls) {
+      auto hs = co_await c->conn->start_tls_client(client);
+      if (!hs) co_return std::vector<std::string>{"ERR " + hs.error().message};
+    }
     std::vector<std::string> out;
     out.push_back(co_await ask(*c->pump, ""));
     out.push_back(co_await ask(*c->pump, "EHLO client.example"));
@@ -551,6 +559,13 @@ TEST(Serve, ShutdownSends421ToEverySession) {
   EXPECT_EQ(code_of(data[4]), "354") << data[4];
   EXPECT_EQ(code_of(data[5]), "421") << data[5];
   EXPECT_EQ(data[6], "ERR closed");
+
+  // The same over TLS: the pending TLS read is interrupted, the 421 goes out encrypted.
+  const auto tls = shutdown_seen(test_options(), true, /*tls=*/true);
+  ASSERT_EQ(tls.size(), 7u) << tls.front();
+  EXPECT_EQ(code_of(tls[4]), "354") << tls[4];
+  EXPECT_EQ(code_of(tls[5]), "421") << tls[5];
+  EXPECT_EQ(tls[6], "ERR closed");
 }
 
 TEST(Serve, QuirkNo421OnShutdownClosesSilently) {
@@ -841,9 +856,9 @@ TEST(Serve, LossyUtf8) {
   EXPECT_EQ(srv::lossy_utf8("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80"),
             "\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80");
   EXPECT_EQ(srv::lossy_utf8("a\xFFz"), "a\xEF\xBF\xBDz");
-  EXPECT_EQ(srv::lossy_utf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong
+  EXPECT_EQ(srv::lossy_utf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");                  // overlong
   EXPECT_EQ(srv::lossy_utf8("\xED\xA0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
-  EXPECT_EQ(srv::lossy_utf8("\xE2\x82"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // truncated
+  EXPECT_EQ(srv::lossy_utf8("\xE2\x82"), "\xEF\xBF\xBD\xEF\xBF\xBD");                  // truncated
   EXPECT_EQ(srv::lossy_utf8(std::string("\0", 1)), std::string("\0", 1));
 }
 

@@ -58,9 +58,8 @@ inline asio::awaitable<net::Result<ReplyLines>> read_reply(net::Pump& pump,
     auto line = co_await pump.read_line(limits);
     if (!line) co_return tl::make_unexpected(std::move(line.error()));
     const std::string& l = *line;
-    const bool shape = l.size() >= 3 && l[0] >= '2' && l[0] <= '5' && l[1] >= '0' &&
-                       l[1] <= '9' && l[2] >= '0' && l[2] <= '9' &&
-                       (l.size() == 3 || l[3] == ' ' || l[3] == '-');
+    const bool shape = l.size() >= 3 && l[0] >= '2' && l[0] <= '5' && l[1] >= '0' && l[1] <= '9' &&
+                       l[2] >= '0' && l[2] <= '9' && (l.size() == 3 || l[3] == ' ' || l[3] == '-');
     if (!shape || (!lines.empty() && l.compare(0, 3, lines.front(), 0, 3) != 0)) {
       co_return net::fail(std::make_error_code(std::errc::protocol_error), net::Op::read,
                           "malformed reply line: " + l.substr(0, 40));

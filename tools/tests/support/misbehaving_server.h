@@ -97,8 +97,8 @@ class MisbehavingServer {
   }
 
   static asio::awaitable<bool> put(State& state, Socket& socket, std::string_view bytes) {
-    auto [ec, n] = co_await asio::async_write(socket, asio::buffer(bytes.data(), bytes.size()),
-                                              use_tuple);
+    auto [ec, n] =
+        co_await asio::async_write(socket, asio::buffer(bytes.data(), bytes.size()), use_tuple);
     state.bytes_sent += n;
     co_return !ec;
   }

@@ -31,9 +31,9 @@ SMTPH_FUZZ_HARNESS std::string describe(const smtp::PathResult& r) {
   log << "consumed=" << static_cast<std::uint64_t>(r.consumed);
   if (r.path) {
     const smtp::Path& p = *r.path;
-    log << " null=" << p.null << " postmaster=" << p.postmaster << " local="
-        << smtp::fuzz::escape(p.local_part) << " domain=" << smtp::fuzz::escape(p.domain)
-        << " route=";
+    log << " null=" << p.null << " postmaster=" << p.postmaster
+        << " local=" << smtp::fuzz::escape(p.local_part)
+        << " domain=" << smtp::fuzz::escape(p.domain) << " route=";
     for (const auto& d : p.source_route) log << smtp::fuzz::escape(d) << ',';
   }
   for (const auto& e : r.errors) {

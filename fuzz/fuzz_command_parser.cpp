@@ -112,8 +112,7 @@ Run run(std::string_view input, const smtp::CommandOptions& opt, const smtp::fuz
   auto take = [&](smtp::Command& c) {
     if (expect == nullptr) {
       r.commands.push_back(std::move(c));
-    } else if (r.count >= expect->commands.size() ||
-               !same_command(expect->commands[r.count], c)) {
+    } else if (r.count >= expect->commands.size() || !same_command(expect->commands[r.count], c)) {
       fail("CommandParser: whole vs chunked, command differs (or is extra)",
            r.count < expect->commands.size() ? describe(expect->commands[r.count])
                                              : std::string("(none)"),
@@ -134,7 +133,8 @@ Run run(std::string_view input, const smtp::CommandOptions& opt, const smtp::fuz
     auto pull = [&] {
       while (p.next(reuse)) take(reuse);
     };
-    ch->split(input, [&](std::string_view part) { p.feed(part); }, pull);
+    ch->split(
+        input, [&](std::string_view part) { p.feed(part); }, pull);
     pull();
     p.feed_eof();
     pull();
@@ -161,8 +161,7 @@ void check_fixed_point(const smtp::Command& c, smtp::CommandOptions opt) {
   if (!c2.ok() || c2.verb != c.verb || c2.path != c.path || c2.params != c.params ||
       c2.mechanism != c.mechanism || c2.initial_response != c.initial_response ||
       c2.chunk_size != c.chunk_size || c2.last != c.last) {
-    fail("parse_command_line(serialize(command)) differs from command", describe(c),
-         describe(c2));
+    fail("parse_command_line(serialize(command)) differs from command", describe(c), describe(c2));
   }
   const std::string wire2 = smtp::serialize(c2);
   smtp::fuzz::check_equal("serialize(parse(serialize(command))) != serialize(command)", wire,
@@ -212,20 +211,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     SMTPH_FUZZ_CHECK(c.offset <= input.size() && c.wire_size <= input.size() - c.offset + 1);
     next_offset = c.offset + c.wire_size;
     const std::string_view wire = input.substr(c.offset, c.wire_size);
-    contiguous = (wire.size() >= 2 && wire.substr(wire.size() - 2) == "\r\n") ||
-                 (!wire.empty() && wire.back() == '\n' &&
-                  opt.lenient.allows(smtp::Tolerance::bare_lf));
+    contiguous =
+        (wire.size() >= 2 && wire.substr(wire.size() - 2) == "\r\n") ||
+        (!wire.empty() && wire.back() == '\n' && opt.lenient.allows(smtp::Tolerance::bare_lf));
     SMTPH_FUZZ_CHECK(std::is_sorted(
         c.errors.begin(), c.errors.end(),
         [](const smtp::Diagnostic& a, const smtp::Diagnostic& b) { return a.offset < b.offset; }));
     if (c.verb == smtp::Verb::unknown) SMTPH_FUZZ_CHECK(!c.ok());
 
     if (is_clean_line(wire) && wire.size() <= opt.limits.command_line) {
-      const smtp::Command direct = smtp::parse_command_line(wire.substr(0, wire.size() - 2), opt,
-                                                            c.offset, c.wire_size);
+      const smtp::Command direct =
+          smtp::parse_command_line(wire.substr(0, wire.size() - 2), opt, c.offset, c.wire_size);
       if (!same_command(direct, c)) {
-        fail("parse_command_line vs CommandParser on a clean line", describe(c),
-             describe(direct));
+        fail("parse_command_line vs CommandParser on a clean line", describe(c), describe(direct));
       }
     }
     if (c.ok()) check_fixed_point(c, opt);

@@ -195,10 +195,10 @@ inline void check_equal(const char* what, std::string_view expected, std::string
   if (expected != got) fail(what, expected, got);
 }
 
-#define SMTPH_FUZZ_CHECK(cond)                                                      \
-  do {                                                                              \
-    if (!(cond)) ::smtp::fuzz::fail("SMTPH_FUZZ_CHECK(" #cond ") at " __FILE__ ":" \
-                                    SMTPH_FUZZ_STR(__LINE__));                      \
+#define SMTPH_FUZZ_CHECK(cond)                                                                     \
+  do {                                                                                             \
+    if (!(cond))                                                                                   \
+      ::smtp::fuzz::fail("SMTPH_FUZZ_CHECK(" #cond ") at " __FILE__ ":" SMTPH_FUZZ_STR(__LINE__)); \
   } while (0)
 #define SMTPH_FUZZ_STR2(x) #x
 #define SMTPH_FUZZ_STR(x) SMTPH_FUZZ_STR2(x)

@@ -56,7 +56,8 @@ SMTPH_FUZZ_HARNESS std::uint64_t key(const smtp::DataFinding& f) {
 /// Keys of `fs`, sorted. The decoder stores findings nearly in offset order (a sequence's
 /// finding after those of its own bytes, a long line's at its start), so insertion sort is
 /// linear in practice and, unlike an instantiated std::sort, carries no coverage callbacks.
-SMTPH_FUZZ_HARNESS std::vector<std::uint64_t> sorted_keys(const std::vector<smtp::DataFinding>& fs) {
+SMTPH_FUZZ_HARNESS std::vector<std::uint64_t> sorted_keys(
+    const std::vector<smtp::DataFinding>& fs) {
   std::vector<std::uint64_t> keys(fs.size());
   std::uint64_t* k = keys.data();
   for (std::size_t i = 0; i < fs.size(); ++i) {
@@ -87,8 +88,8 @@ SMTPH_FUZZ_HARNESS std::string describe(const Result& r) {
 }
 
 SMTPH_FUZZ_HARNESS bool same_result(const Result& a, const Result& b) {
-  if (a.out != b.out || a.returned != b.returned || a.consumed != b.consumed ||
-      a.done != b.done || a.ended_by != b.ended_by || a.end_offset != b.end_offset ||
+  if (a.out != b.out || a.returned != b.returned || a.consumed != b.consumed || a.done != b.done ||
+      a.ended_by != b.ended_by || a.end_offset != b.end_offset ||
       a.findings_total != b.findings_total || a.findings.size() != b.findings.size()) {
     return false;
   }
@@ -129,7 +130,7 @@ Result run(std::string_view input, const smtp::DataDecoderOptions& opt,
 
 struct Seq {
   std::string_view bytes;
-  std::size_t dot;  // index of the "." in bytes
+  std::size_t dot;                              // index of the "." in bytes
   std::optional<smtp::EodCandidate> candidate;  // nullopt: the canonical terminator
 };
 
@@ -234,8 +235,8 @@ SMTPH_FUZZ_HARNESS Reference reference(std::string_view in, std::size_t text_lin
       ref.findings.push_back({smtp::errc::nul_byte, k, std::nullopt});
     }
     if (cand_at[k] >= 0) {
-      ref.findings.push_back({smtp::errc::non_canonical_end_of_data, k,
-                              static_cast<smtp::EodCandidate>(cand_at[k])});
+      ref.findings.push_back(
+          {smtp::errc::non_canonical_end_of_data, k, static_cast<smtp::EodCandidate>(cand_at[k])});
     }
   }
   // A long line whose start is past the end of data cannot exist; any left over would be a
@@ -297,10 +298,17 @@ void check_against_reference(std::string_view input, const smtp::DataDecoderOpti
 void check_end(std::string_view input, const smtp::DataDecoderOptions& opt, const Result& r) {
   SMTPH_FUZZ_CHECK(r.returned == r.consumed && r.consumed <= input.size());
   SMTPH_FUZZ_CHECK(r.findings.size() <= opt.max_findings);
-  SMTPH_FUZZ_CHECK(r.findings.size() == std::min<std::uint64_t>(r.findings_total, opt.max_findings));
+  SMTPH_FUZZ_CHECK(r.findings.size() ==
+                   std::min<std::uint64_t>(r.findings_total, opt.max_findings));
   for (const auto& f : r.findings) {
     SMTPH_FUZZ_CHECK(f.offset < std::max<std::uint64_t>(r.consumed, 1));
     SMTPH_FUZZ_CHECK(f.candidate.has_value() == (f.code == smtp::errc::non_canonical_end_of_data));
+    SMTPH_FUZZ_CHECK(*smtp::to_string(f.code) != '\0');
+    if (f.candidate) {
+      // Names round-trip (reports and the reference server's quirk flags use them).
+      SMTPH_FUZZ_CHECK(smtp::eod_candidate_from_string(smtp::to_string(*f.candidate)) ==
+                       f.candidate);
+    }
   }
   if (!r.done) {
     SMTPH_FUZZ_CHECK(r.consumed == input.size() && !r.ended_by);
@@ -323,9 +331,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   smtp::DataDecoderOptions opt;
   opt.limits = smtp::fuzz::fuzz_limits();
   if (ch.flag(0)) {
-    opt.accept_as_end =
-        (static_cast<std::uint32_t>(ch.flags2()) | (static_cast<std::uint32_t>(ch.flags()) >> 1) << 8) &
-        ((1u << smtp::kEodCandidateCount) - 1);
+    opt.accept_as_end = (static_cast<std::uint32_t>(ch.flags2()) |
+                         (static_cast<std::uint32_t>(ch.flags()) >> 1) << 8) &
+                        ((1u << smtp::kEodCandidateCount) - 1);
   }
   if (ch.flag(6)) {
     opt.limits.text_line = 16;

@@ -53,7 +53,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   smtp::DotStuffer stuffer;
   for (int round = 0; round < 2; ++round) {
     std::string chunked;
-    ch.split(m, [&](std::string_view part) { stuffer.encode(part, chunked); }, [] {});
+    ch.split(
+        m, [&](std::string_view part) { stuffer.encode(part, chunked); }, [] {});
     stuffer.finish(chunked);
     check_equal("DotStuffer (chunked) vs dot_stuff", wire, chunked);
   }
@@ -77,7 +78,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::string out;
     std::size_t consumed = 0;
     if (chunked) {
-      ch.split(stream, [&](std::string_view part) { consumed += dec.decode(part, out); }, [] {});
+      ch.split(
+          stream, [&](std::string_view part) { consumed += dec.decode(part, out); }, [] {});
     } else {
       consumed = dec.decode(stream, out);
     }

@@ -46,10 +46,14 @@ Config config_from(const smtp::fuzz::Chunker& ch) {
 
 const char* ending_name(smtp::LineEnding e) {
   switch (e) {
-    case smtp::LineEnding::crlf: return "crlf";
-    case smtp::LineEnding::lf: return "lf";
-    case smtp::LineEnding::eof: return "eof";
-    case smtp::LineEnding::cut: return "cut";
+    case smtp::LineEnding::crlf:
+      return "crlf";
+    case smtp::LineEnding::lf:
+      return "lf";
+    case smtp::LineEnding::eof:
+      return "eof";
+    case smtp::LineEnding::cut:
+      return "cut";
   }
   return "?";
 }
@@ -103,8 +107,8 @@ SMTPH_FUZZ_HARNESS void record(RunRec& rec, const smtp::Line& line, std::string_
   SMTPH_FUZZ_CHECK(line.offset <= input.size());
   SMTPH_FUZZ_CHECK(line.text.size() <= input.size() - line.offset);
   SMTPH_FUZZ_CHECK(input.substr(line.offset, line.text.size()) == line.text);
-  rec.lines.push_back({line.offset, line.text.size(), line.wire_size, line.ending,
-                       line.over_limit, line.bare_lf_at, line.bare_cr_at, line.nul_at});
+  rec.lines.push_back({line.offset, line.text.size(), line.wire_size, line.ending, line.over_limit,
+                       line.bare_lf_at, line.bare_cr_at, line.nul_at});
 }
 
 /// Feeds `input` into a fresh framer, whole or chunked, and records everything observable.
@@ -118,7 +122,8 @@ RunRec run(std::string_view input, const Config& cfg, const smtp::fuzz::Chunker*
     fr.feed(input);
     pull();
   } else {
-    ch->split(input, [&](std::string_view part) { fr.feed(part); }, pull);
+    ch->split(
+        input, [&](std::string_view part) { fr.feed(part); }, pull);
     pull();
   }
   // Everything fed and pulled: what is left is exactly the unconsumed tail.

@@ -16,9 +16,11 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 #include "fuzz_common.h"
 #include "fuzz_reply_util.h"
+#include "smtp/error.h"
 #include "smtp/leniency.h"
 #include "smtp/limits.h"
 #include "smtp/reply.h"
@@ -61,8 +63,8 @@ void check_serialize_fixed_point(const smtp::Reply& r, smtp::Limits limits,
          describe(again));
   }
   const smtp::Reply& r2 = *again.reply;
-  if (r2.code != r.code || r2.enhanced != r.enhanced || r2.lines != r.lines ||
-      r2.offset != 0 || r2.wire_size != wire.size()) {
+  if (r2.code != r.code || r2.enhanced != r.enhanced || r2.lines != r.lines || r2.offset != 0 ||
+      r2.wire_size != wire.size()) {
     fail("parse_reply(serialize(reply)) differs from reply", describe(r), describe(r2));
   }
   smtp::fuzz::check_equal("serialize(parse(serialize(reply))) != serialize(reply)", wire,
@@ -100,7 +102,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         one.consumed != first.offset + first.wire_size || one.errors != first.findings) {
       fail("parse_reply vs ReplyParser: first reply", describe(first), describe(one));
     }
-  } else if (one.reply || (whole.failed && (one.errors.empty() || !(one.errors.back() == whole.diag)))) {
+  } else if (one.reply ||
+             (whole.failed && (one.errors.empty() || !(one.errors.back() == whole.diag)))) {
     fail("parse_reply vs ReplyParser: no reply", whole.describe(), describe(one));
   }
 
@@ -116,6 +119,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     check_serialize_fixed_point(r, limits, lenient);
   }
-  if (!whole.failed) SMTPH_FUZZ_CHECK(whole.offset == next_offset);
+  if (whole.failed) {
+    // Every error has a name and a std::error_code message (reports print both).
+    SMTPH_FUZZ_CHECK(*smtp::to_string(whole.diag.code) != '\0');
+    const std::error_code ec = smtp::make_error_code(whole.diag.code);
+    SMTPH_FUZZ_CHECK(&ec.category() == &smtp::smtp_category() && !ec.message().empty());
+  } else {
+    SMTPH_FUZZ_CHECK(whole.offset == next_offset);
+  }
   return 0;
 }

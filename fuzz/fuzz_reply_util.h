@@ -83,16 +83,14 @@ struct ReplyRun {
 /// Feeds `input` to a fresh ReplyParser, whole (ch == nullptr; pulls with next()) or split by
 /// `ch` (pulls with next(Reply&), reusing one Reply), then feed_eof() and a final drain.
 /// With `expect`, each reply is compared with expect->replies as it comes (and not kept).
-inline ReplyRun run_reply_parser(std::string_view input, const Limits& limits,
-                                 Leniency lenient, const Chunker* ch,
-                                 const ReplyRun* expect = nullptr) {
+inline ReplyRun run_reply_parser(std::string_view input, const Limits& limits, Leniency lenient,
+                                 const Chunker* ch, const ReplyRun* expect = nullptr) {
   ReplyParser p(limits, lenient);
   ReplyRun run;
   auto take = [&](Reply& r) {
     if (expect == nullptr) {
       run.replies.push_back(std::move(r));
-    } else if (run.count >= expect->replies.size() ||
-               !same_reply(expect->replies[run.count], r)) {
+    } else if (run.count >= expect->replies.size() || !same_reply(expect->replies[run.count], r)) {
       Log got;
       describe(got, r);
       fail("ReplyParser: whole vs chunked, reply differs (or is extra)",
@@ -114,7 +112,8 @@ inline ReplyRun run_reply_parser(std::string_view input, const Limits& limits,
     auto pull = [&] {
       while (p.next(reuse)) take(reuse);
     };
-    ch->split(input, [&](std::string_view part) { p.feed(part); }, pull);
+    ch->split(
+        input, [&](std::string_view part) { p.feed(part); }, pull);
     pull();
     p.feed_eof();
     pull();

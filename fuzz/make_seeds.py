@@ -217,8 +217,47 @@ ENHANCED = [
 ]
 
 
+MESSAGE = lines(
+    "Return-Path: <alice@example.org>",
+    "Received: from client.example.test ([192.0.2.10]) by mx.example.com with ESMTPS id 4Wd2x7",
+    "        for <bob@example.com>; Wed, 25 Nov 2026 11:22:12 +0000",
+    "From: Alice <alice@example.org>", "To: Bob <bob@example.com>",
+    "Subject: Quarterly figures and the meeting on Thursday",
+    "Date: Wed, 25 Nov 2026 11:22:10 +0000", "Message-ID: <20261125112210.1234@example.org>",
+    "MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8",
+    "Content-Transfer-Encoding: 8bit", "",
+    "Hello Bob,", "",
+    "here are the figures we talked about. The numbers for the third quarter came in a",
+    "little above what we planned, mostly because two large orders were delivered early.",
+    "I attached nothing this time; everything is in the shared folder as usual.",
+    "",
+    ".. and a line that starts with two dots, to keep the transparency rule honest.",
+    ".single leading dot",
+    "",
+    "Thursday works for me. Shall we say 10:30 in the small meeting room? If that does",
+    "not suit you, any time after lunch is fine as well. Please bring the draft budget so",
+    "we can go through it line by line; the board wants it before the end of the month.",
+    "", "Best regards,", "Alice", "", "-- ", "Alice Example, Finance", "Example Org")
+
+
+def stuff(m):
+    """dot_stuff() of dot_stuffing.h, for seeds."""
+    out, start = bytearray(), True
+    for i, b in enumerate(m):
+        if start and b == 0x2E:
+            out.append(0x2E)
+        out.append(b)
+        start = b == 0x0A and i > 0 and m[i - 1] == 0x0D
+    if m and not m.endswith(CRLF):
+        out += CRLF
+    return bytes(out) + b".\r\n"
+
+
 def data_seeds():
     seeds = [
+        stuff(MESSAGE),
+        stuff(MESSAGE) + lines("MAIL FROM:<alice@example.org>", "RCPT TO:<carol@example.com>",
+                               "DATA"),
         b".\r\n",
         lines("Blah blah blah...", "...etc. etc. etc.") + b".\r\n",          # RFC 5321 D.1
         lines("From: a@b.example", "To: c@d.example", "Subject: test", "", "Hello.") + b".\r\n",
@@ -245,6 +284,7 @@ def data_seeds():
 
 def roundtrip_seeds():
     return [
+        MESSAGE, MESSAGE[:-2],
         b"", b"\r\n", b".", b".\r\n", b"..\r\n", b"no final crlf", b"line\r\n.dot\r\n",
         lines("From: a@b.example", "Subject: hi", "", ".", "..", ".x", "end"),
         b"bare\nLF\n.\n", b"bare\rCR\r.\r", b"\r\n.\r\n", b"a\r\n.\r\nb",

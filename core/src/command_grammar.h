@@ -11,6 +11,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -79,10 +80,33 @@ inline constexpr std::array<std::uint16_t, 256> kCharTable = make_char_table();
 [[nodiscard]] inline char upper(char c) noexcept {
   return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
 }
-/// dst = v, reusing dst's storage (clear + append is cheaper than the general assign).
+/// dst = v, reusing dst's storage (clear + append is cheaper than the general assign). When
+/// the sizes already agree (a verb kept from the previous command) short text is copied in
+/// place with overlapping fixed-size moves, without a library call. v must not overlap dst.
 inline void set_text(std::string& dst, std::string_view v) {
+  const std::size_t n = v.size();
+  if (n == dst.size() && n >= 4 && n <= 16) {
+    char* const d = dst.data();
+    const char* const s = v.data();
+    if (n >= 8) {
+      std::uint64_t a;
+      std::uint64_t b;
+      std::memcpy(&a, s, 8);
+      std::memcpy(&b, s + n - 8, 8);
+      std::memcpy(d, &a, 8);
+      std::memcpy(d + n - 8, &b, 8);
+    } else {
+      std::uint32_t a;
+      std::uint32_t b;
+      std::memcpy(&a, s, 4);
+      std::memcpy(&b, s + n - 4, 4);
+      std::memcpy(d, &a, 4);
+      std::memcpy(d + n - 4, &b, 4);
+    }
+    return;
+  }
   dst.clear();
-  dst.append(v.data(), v.size());
+  dst.append(v.data(), n);
 }
 
 /// ASCII case-insensitive equality.

@@ -223,6 +223,7 @@ class CommandGrammar {
 
   void no_argument(std::size_t after_verb);
   void optional_string(std::size_t after_verb);
+  void vrfy_expn(std::size_t after_verb);
   void mail_like(std::size_t after_verb, std::string_view keyword, detail::PathKind kind);
   void params(std::size_t pos);
   void auth(std::size_t after_verb);
@@ -239,7 +240,8 @@ class CommandGrammar {
 // Empties `c` for reuse, keeping the capacity of its strings and vectors (and of its Path).
 void clear_for_reuse(Command& c) noexcept {
   c.verb = Verb::unknown;
-  c.verb_text.clear();
+  // verb_text is not cleared: CommandGrammar::run() always sets it, and keeping its size
+  // lets set_text() overwrite a same-length verb in place.
   c.argument.clear();
   if (c.path) {
     Path& p = *c.path;
@@ -264,7 +266,8 @@ void CommandGrammar::run() {
   const std::size_t n = s_.size();
   std::size_t w = 0;
   while (w < n && s_[w] != ' ') ++w;
-  Verb v = verb_from_string(s_.substr(0, w));
+  const std::string_view word(s_.data(), w);  // w <= n
+  Verb v = verb_from_string(word);
   std::size_t after = w;
   if (v == Verb::unknown) {
     // "QUIT\r", "MAIL\tFROM:": a verb followed by a non-SP delimiter is that verb, misused.
@@ -286,7 +289,7 @@ void CommandGrammar::run() {
     return;
   }
   c_.verb = v;
-  detail::set_text(c_.verb_text, s_.substr(0, w));
+  detail::set_text(c_.verb_text, word);
   switch (v) {
     case Verb::helo: {
       const std::size_t p = require_argument(after, "a domain");
@@ -320,12 +323,9 @@ void CommandGrammar::run() {
       no_argument(after);
       return;
     case Verb::vrfy:
-    case Verb::expn: {
-      const std::size_t p = require_argument(after, "a string argument");
-      if (p == npos) return;
-      expect_end(g_.string_arg(p, errc::bad_command_syntax), "the argument");
+    case Verb::expn:
+      vrfy_expn(after);
       return;
-    }
     case Verb::help:
     case Verb::noop:
       optional_string(after);
@@ -363,6 +363,38 @@ void CommandGrammar::optional_string(std::size_t after_verb) {
   expect_end(g_.string_arg(p, errc::bad_command_syntax), "the argument");
 }
 
+// "VRFY" SP String [SP "SMTPUTF8"] (RFC 5321 §4.1.1.6, RFC 6531 §3.7.4.2); the argument
+// names a user or a mailbox (RFC 5321 §3.5.1, §3.5.3), so a Mailbox is accepted as well.
+void CommandGrammar::vrfy_expn(std::size_t after_verb) {
+  const std::size_t p = require_argument(after_verb, "a string argument");
+  if (p == npos) return;
+  std::size_t e = npos;
+  {
+    // A Mailbox when its grammar matches up to SP or the end; otherwise a String.
+    std::vector<Diagnostic> scratch;
+    detail::Grammar probe(s_, c_.offset, g_.options(), scratch);
+    Path mbox;
+    const std::size_t m = probe.mailbox(p, &mbox);
+    if (m != npos && (m == s_.size() || s_[m] == ' ')) e = g_.mailbox(p, &mbox);
+  }
+  if (e == npos) e = g_.string_arg(p, errc::bad_command_syntax);
+  if (e == npos) return;
+  if (e != s_.size() && g_.options().smtputf8) {
+    constexpr std::string_view kUtf8 = " SMTPUTF8";
+    const std::string_view rest = s_.substr(e);
+    bool match = rest.size() == kUtf8.size();
+    for (std::size_t i = 0; match && i < rest.size(); ++i) {
+      match = detail::upper(rest[i]) == kUtf8[i];
+    }
+    if (match) {
+      c_.argument.assign(s_.substr(p, e - p));
+      c_.params.push_back(Param{"SMTPUTF8", std::nullopt});
+      return;
+    }
+  }
+  expect_end(e, "the argument");
+}
+
 void CommandGrammar::mail_like(std::size_t after_verb, std::string_view keyword,
                                detail::PathKind kind) {
   // "MAIL FROM:" / "RCPT TO:" (the SP is part of the literal, case-insensitive).
@@ -379,7 +411,7 @@ void CommandGrammar::mail_like(std::size_t after_verb, std::string_view keyword,
     }
   }
   std::size_t p = after_verb + keyword.size();
-  detail::set_text(c_.argument, s_.substr(p));
+  detail::set_text(c_.argument, std::string_view(s_.data() + p, s_.size() - p));  // p <= size
   if (at(p, ' ')) {
     const bool tolerated = g_.options().lenient.allows(Tolerance::space_after_colon);
     if (tolerated) {
@@ -462,22 +494,26 @@ void CommandGrammar::params(std::size_t pos) {
       end = skip_to_next(end);
     }
     if (!bad) {
-      std::string keyword(s_.substr(kw, i - kw));
-      for (char& ch : keyword) ch = detail::upper(ch);
+      // Stored keywords are upper case, so a case-insensitive compare finds duplicates; the
+      // keyword is built in place in its Param (no temporary string per parameter).
+      const std::string_view raw(s_.data() + kw, i - kw);
       const bool dup = std::any_of(c_.params.begin(), c_.params.end(),
-                                   [&](const Param& p) { return p.keyword == keyword; });
+                                   [&](const Param& p) { return iequals(p.keyword, raw); });
       if (dup) {
+        std::string keyword(raw);
+        for (char& ch : keyword) ch = detail::upper(ch);
         g_.add(kw, errc::duplicate_parameter,
                "Parameter " + keyword + " given twice in one command.");
       } else {
-        const ValueCheck vc = check_param_value(keyword, value);
+        if (c_.params.empty()) c_.params.reserve(4);
+        Param& p = c_.params.emplace_back();
+        detail::set_text(p.keyword, raw);
+        for (char& ch : p.keyword) ch = detail::upper(ch);
+        const ValueCheck vc = check_param_value(p.keyword, value);
         if (vc.reason != nullptr) {
           const std::size_t at_pos = value ? vstart + vc.at : i;
           g_.add(at_pos, errc::bad_parameter, vc.reason);
         }
-        if (c_.params.empty()) c_.params.reserve(4);
-        Param& p = c_.params.emplace_back();
-        p.keyword = std::move(keyword);
         if (value) p.value.emplace(*value);
       }
     }
@@ -678,6 +714,16 @@ void parse_into(Command& c, std::string_view text, const CommandOptions& opt, st
                                   "The stream ended before the command line's CRLF."});
   }
 
+  if (len.allows(Tolerance::trailing_whitespace) && !cut) {
+    // "RSET ", "NOOP\t": white space before CRLF (many clients send it), ignored.
+    std::size_t n = text.size();
+    while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\t')) --n;
+    if (n != text.size()) {
+      c.tolerances.record(Tolerance::trailing_whitespace, offset + n);
+      text = text.substr(0, n);
+    }
+  }
+
   const std::size_t line_errors = c.errors.size();
   {
     CommandGrammar grammar(c, text, opt);
@@ -718,46 +764,48 @@ std::string_view to_string(Verb v) noexcept {
 
 Verb verb_from_string(std::string_view word) noexcept {
   if (word.size() == 4) {
-    char u[4];
-    for (std::size_t i = 0; i < 4; ++i) u[i] = detail::upper(word[i]);
-    switch (pack4(std::string_view(u, 4))) {
-      case pack4("HELO"):
+    // The verbs are letters only: OR-ing 0x20 into an octet lower-cases a letter, and gives a
+    // lower-case letter only from that letter in either case, so this is an exact
+    // case-insensitive match without a per-octet loop.
+    constexpr std::uint32_t kCase = 0x20202020u;
+    switch (pack4(word) | kCase) {
+      case pack4("HELO") | kCase:
         return Verb::helo;
-      case pack4("EHLO"):
+      case pack4("EHLO") | kCase:
         return Verb::ehlo;
-      case pack4("MAIL"):
+      case pack4("MAIL") | kCase:
         return Verb::mail;
-      case pack4("RCPT"):
+      case pack4("RCPT") | kCase:
         return Verb::rcpt;
-      case pack4("DATA"):
+      case pack4("DATA") | kCase:
         return Verb::data;
-      case pack4("RSET"):
+      case pack4("RSET") | kCase:
         return Verb::rset;
-      case pack4("VRFY"):
+      case pack4("VRFY") | kCase:
         return Verb::vrfy;
-      case pack4("EXPN"):
+      case pack4("EXPN") | kCase:
         return Verb::expn;
-      case pack4("HELP"):
+      case pack4("HELP") | kCase:
         return Verb::help;
-      case pack4("NOOP"):
+      case pack4("NOOP") | kCase:
         return Verb::noop;
-      case pack4("QUIT"):
+      case pack4("QUIT") | kCase:
         return Verb::quit;
-      case pack4("SEND"):
+      case pack4("SEND") | kCase:
         return Verb::send;
-      case pack4("SOML"):
+      case pack4("SOML") | kCase:
         return Verb::soml;
-      case pack4("SAML"):
+      case pack4("SAML") | kCase:
         return Verb::saml;
-      case pack4("TURN"):
+      case pack4("TURN") | kCase:
         return Verb::turn;
-      case pack4("AUTH"):
+      case pack4("AUTH") | kCase:
         return Verb::auth;
-      case pack4("BDAT"):
+      case pack4("BDAT") | kCase:
         return Verb::bdat;
-      case pack4("ETRN"):
+      case pack4("ETRN") | kCase:
         return Verb::etrn;
-      case pack4("ATRN"):
+      case pack4("ATRN") | kCase:
         return Verb::atrn;
       default:
         return Verb::unknown;
@@ -843,6 +891,17 @@ std::string serialize(const Command& c) {
     case Verb::starttls:
     case Verb::turn:
       break;
+    case Verb::vrfy:
+    case Verb::expn:
+      if (!c.argument.empty()) {
+        out += ' ';
+        out += c.argument;
+      }
+      for (const Param& p : c.params) {
+        out += ' ';
+        out += p.keyword;
+      }
+      break;
     default:
       if (!c.argument.empty()) {
         out += ' ';
@@ -868,15 +927,35 @@ std::optional<Command> CommandParser::next() {
 }
 
 bool CommandParser::next(Command& out) {
+  auto note_tolerances = [&] {
+    if (out.tolerances.any()) {
+      for (unsigned i = 0; i < static_cast<unsigned>(Tolerance::count_); ++i) {
+        const auto t = static_cast<Tolerance>(i);
+        if (out.tolerances.fired(t)) fired_.record(t, out.tolerances.first_offset(t));
+      }
+    }
+  };
+  // Fast path: a clean line (no CR, LF or NUL before its CRLF, within the line limit) taken
+  // straight from the framer's buffer; next_line() would return it with no findings and record
+  // no tolerance. Anything else goes through next_line().
+  if (!framer_.in_cut_line()) {
+    const std::string_view buf = framer_.buffered();
+    const char* const b = buf.data();
+    const char* const e = b + std::min(buf.size(), framer_.limit());
+    const char* const p = detail::find_line_special(b, e);
+    if (p != e && *p == '\r' && p + 1 != e && p[1] == '\n') {
+      const std::uint64_t offset = framer_.offset();
+      const auto len = static_cast<std::size_t>(p - b);
+      framer_.discard(len + 2);  // only advances a position: the text stays valid
+      parse_into(out, std::string_view(b, len), opt_, offset, len + 2, LineFacts{});
+      note_tolerances();
+      return true;
+    }
+  }
   const auto line = framer_.next_line();
   if (!line) return false;
   parse_into(out, line->text, opt_, line->offset, line->wire_size, facts_of(*line));
-  if (out.tolerances.any()) {
-    for (unsigned i = 0; i < static_cast<unsigned>(Tolerance::count_); ++i) {
-      const auto t = static_cast<Tolerance>(i);
-      if (out.tolerances.fired(t)) fired_.record(t, out.tolerances.first_offset(t));
-    }
-  }
+  note_tolerances();
   return true;
 }
 

@@ -65,6 +65,7 @@ const char* to_string(Tolerance t) noexcept {
     case Tolerance::nul: return "nul";
     case Tolerance::long_line: return "long_line";
     case Tolerance::space_after_colon: return "space_after_colon";
+    case Tolerance::trailing_whitespace: return "trailing_whitespace";
     case Tolerance::count_: break;
   }
   return "unknown_tolerance";

@@ -358,8 +358,9 @@ std::size_t Grammar::mailbox(std::size_t pos, Path* out) {
   const std::size_t e = domain_or_literal(dom);
   if (e == npos) return npos;
   if (out != nullptr) {
-    set_text(out->local_part, s.substr(pos, lp_end - pos));
-    set_text(out->domain, s.substr(dom, e - dom));
+    // pos <= lp_end < dom <= e <= s.size(): no bounds checks needed.
+    set_text(out->local_part, std::string_view(s.data() + pos, lp_end - pos));
+    set_text(out->domain, std::string_view(s.data() + dom, e - dom));
   }
   return e;
 }

@@ -356,6 +356,16 @@ Expectation ServerModel::expect(const ModelState& s, ReplyTo to, const Command* 
     }
   }
 
+  if (!c.errors.empty() && (bad_param || bad_path || other) && c.verb == Verb::noop) {
+    // "If a parameter string is specified, servers SHOULD ignore it" (RFC 5321 §4.1.1.9).
+    add(e, 250, Requirement::should, "RFC5321#4.1.1.9");
+    add(e, 501, Requirement::may, "RFC5321#4.3.2");
+    add(e, 500, Requirement::may, "RFC5321#4.3.2");
+    e.level = Requirement::should;
+    e.rfc = "RFC5321#4.1.1.9";
+    e.reason = "NOOP's parameter string is to be ignored";
+    return e;
+  }
   if (!c.errors.empty() && (bad_param || bad_path || other)) {
     add(e, 501, Requirement::should, "RFC5321#4.3.2");
     add(e, 500, Requirement::may, "RFC5321#4.3.2");

@@ -65,6 +65,24 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
+// A local part compared by its meaning: quoting removed ("post\master" -> postmaster), since
+// quoted and unquoted forms of a local part are equivalent (RFC 5321 §4.1.2).
+std::string canonical_local_part(std::string_view lp) {
+  if (lp.size() < 2 || lp.front() != '"' || lp.back() != '"') return std::string(lp);
+  std::string out;
+  out.reserve(lp.size() - 2);
+  for (std::size_t i = 1; i + 1 < lp.size(); ++i) {
+    if (lp[i] == '\\' && i + 2 < lp.size()) ++i;
+    out += lp[i];
+  }
+  return out;
+}
+
+// Postmaster is case-insensitive (RFC 5321 §4.5.1), in any quoting (§4.1.2).
+bool is_postmaster_local(std::string_view lp) {
+  return iequals(canonical_local_part(lp), "postmaster");
+}
+
 bool istarts_with(std::string_view s, std::string_view prefix) noexcept {
   return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
@@ -125,6 +143,8 @@ namespace {
 
 Leniency command_leniency(const ServerProfile& p) {
   Leniency l;
+  // Trailing SP/HTAB after a command: robust and harmless (RFC 5321 §4.1.1 grammar has none).
+  l.allow(Tolerance::trailing_whitespace);
   if (p.quirks.has(Quirk::accept_bare_lf)) l.allow(Tolerance::bare_lf);
   return l;
 }
@@ -313,10 +333,12 @@ bool ServerSession::is_local(std::string_view domain) const {
 }
 
 bool ServerSession::mailbox_exists(const Path& p) const {
-  if (p.postmaster || iequals(p.local_part, "postmaster")) return true;
+  if (p.postmaster || is_postmaster_local(p.local_part)) return true;
   if (profile_.users.empty()) return true;
-  return std::any_of(profile_.users.begin(), profile_.users.end(),
-                     [&](const std::string& u) { return iequals(u, p.local_part); });
+  const std::string local = canonical_local_part(p.local_part);
+  return std::any_of(profile_.users.begin(), profile_.users.end(), [&](const std::string& u) {
+    return iequals(canonical_local_part(u), local);
+  });
 }
 
 void ServerSession::receive(std::string_view bytes) {
@@ -476,6 +498,8 @@ void ServerSession::handle_command(Command& c) {
       case errc::unknown_command:
         break;
       default:
+        // "If a parameter string is specified, servers SHOULD ignore it" (RFC 5321 §4.1.1.9).
+        if (verb == Verb::noop) break;
         if (!syntax) first_syntax = d.code;
         syntax = true;
         break;
@@ -587,10 +611,12 @@ void ServerSession::handle_command(Command& c) {
         std::string_view arg = c.argument;
         if (!arg.empty() && arg.front() == '<') arg.remove_prefix(1);
         if (!arg.empty() && arg.back() == '>') arg.remove_suffix(1);
-        const std::string_view local = arg.substr(0, arg.find('@'));
-        const bool known = iequals(local, "postmaster") ||
-                           std::any_of(profile_.users.begin(), profile_.users.end(),
-                                       [&](const std::string& u) { return iequals(u, local); });
+        const std::string local = canonical_local_part(arg.substr(0, arg.rfind('@')));
+        const bool known =
+            iequals(local, "postmaster") ||
+            std::any_of(profile_.users.begin(), profile_.users.end(), [&](const std::string& u) {
+              return iequals(canonical_local_part(u), local);
+            });
         if (known) {
           reply1(ctx, 252, "2.1.5", "User exists; try RCPT to attempt delivery");
         } else {
@@ -711,7 +737,7 @@ void ServerSession::do_rcpt(const Context& ctx, const Command& c) {
   }
   const Path path = c.path ? *c.path : Path{};
   const bool postmaster =
-      path.postmaster || (iequals(path.local_part, "postmaster") && is_local(path.domain));
+      path.postmaster || (is_postmaster_local(path.local_part) && is_local(path.domain));
   if (!postmaster) {
     if (env_.recipients.size() >= profile_.max_recipients) {
       reply1(ctx, 452, "4.5.3", "Too many recipients");

@@ -341,8 +341,14 @@ TEST(Grammar, StringArguments) {
       {"VRFY", "bad_command_syntax@4"},
       {"VRFY ", "bad_command_syntax@5"},
       {"VRFY a b", "bad_command_syntax@6"},
-      {"VRFY a@b", "bad_command_syntax@6"},
+      // RFC 5321 §3.5.1, §3.5.3: the VRFY/EXPN argument may be a mailbox as well as a String.
+      {"VRFY a@b", ""},
+      {"VRFY \"a b\"@example.test", ""},
+      {"EXPN list@[127.0.0.1]", ""},
+      {"VRFY a@b c", "bad_command_syntax@8"},
+      {"VRFY a@", "bad_command_syntax@6"},
       {"VRFY a.b", "bad_command_syntax@6"},
+      {"VRFY Smith SMTPUTF8", "bad_command_syntax@10"},  // only when SMTPUTF8 is on
       {"VRFY \"a", "bad_command_syntax@7"},
       {"VRFY \"a\\\x01\"", "bad_command_syntax@8"},
       {"EXPN", "bad_command_syntax@4"},
@@ -351,6 +357,55 @@ TEST(Grammar, StringArguments) {
       {"NOOP  x", "bad_command_syntax@5"},
       {"NOOP \xc3\xa9", "non_ascii@5"},
   });
+}
+
+// RFC 6531 §3.7.4.2: "VRFY" SP String [SP "SMTPUTF8"], likewise EXPN.
+TEST(Grammar, VrfyExpnSmtputf8) {
+  CommandOptions opt;
+  opt.smtputf8 = true;
+  run_table(
+      {
+          {"VRFY Smith SMTPUTF8", ""},
+          {"VRFY a@b smtputf8", ""},
+          {"EXPN list SMTPUTF8", ""},
+          {"VRFY Smith SMTPUTF8=x", "bad_command_syntax@10"},
+          {"VRFY Smith SMTPUTF8 SMTPUTF8", "bad_command_syntax@10"},
+          {"VRFY Smith BODY", "bad_command_syntax@10"},
+      },
+      opt);
+  const Command c = parse_command_line("VRFY Smith SMTPUTF8", opt);
+  EXPECT_EQ(c.argument, "Smith");
+  ASSERT_EQ(c.params.size(), 1u);
+  EXPECT_EQ(c.params[0].keyword, "SMTPUTF8");
+  EXPECT_EQ(serialize(c), "VRFY Smith SMTPUTF8\r\n");
+}
+
+// Tolerance::trailing_whitespace: off by default (the §4.1.1 grammar has no trailing SP);
+// when allowed, SP/HTAB before CRLF are ignored and the tolerance is recorded where they start.
+TEST(Grammar, TrailingWhitespace) {
+  run_table({
+      {"RSET ", "bad_command_syntax@4"},
+      {"NOOP ", "bad_command_syntax@5"},
+      {"MAIL FROM:<a@b> ", "bad_parameter@16"},
+  });
+  CommandOptions opt;
+  opt.lenient.allow(Tolerance::trailing_whitespace);
+  run_table(
+      {
+          {"RSET ", ""},
+          {"QUIT \t ", ""},
+          {"NOOP\t", ""},
+          {"MAIL FROM:<a@b> ", ""},
+          {"MAIL FROM:<a@b> SIZE=10\t", ""},
+          {"RSET x ", "bad_command_syntax@4"},
+          {" ", "unknown_command@0"},
+      },
+      opt);
+  const Command c = parse_command_line("RSET  ", opt, 100);
+  EXPECT_TRUE(c.ok());
+  EXPECT_TRUE(c.tolerances.fired(Tolerance::trailing_whitespace));
+  EXPECT_EQ(c.tolerances.first_offset(Tolerance::trailing_whitespace), 104u);
+  EXPECT_FALSE(parse_command_line("RSET", opt).tolerances.any());
 }
 
 TEST(Grammar, Auth) {

@@ -222,6 +222,43 @@ TEST(ServerSession, PostmasterAndNullPathAlwaysAccepted) {
   EXPECT_EQ(t.cmd("RCPT TO:<alice@elsewhere.example>"), 550);  // relay denied
 }
 
+// RFC 5321 §4.1.2: quoted and unquoted forms of a local part are equivalent; §4.5.1: Postmaster
+// in any case.
+TEST(ServerSession, QuotedLocalPartEquivalentToUnquoted) {
+  ServerProfile p;
+  p.users = {"alice"};
+  Srv t(p);
+  t.ehlo();
+  EXPECT_EQ(t.cmd("MAIL FROM:<a@b.example>"), 250);
+  EXPECT_EQ(t.cmd("RCPT TO:<\"postmaster\"@example.test>"), 250);
+  EXPECT_EQ(t.cmd("RCPT TO:<\"PostMaster\"@example.test>"), 250);
+  EXPECT_EQ(t.cmd("RCPT TO:<\"post\\master\"@example.test>"), 250);
+  EXPECT_EQ(t.cmd("RCPT TO:<\"alice\"@example.test>"), 250);
+  EXPECT_EQ(t.cmd("RCPT TO:<\"nobody\"@example.test>"), 550);
+  EXPECT_EQ(t.cmd("RCPT TO:<\"postmaster \"@example.test>"), 550);
+}
+
+// Liberal where the RFC allows it: trailing white space (tolerance trailing_whitespace,
+// recorded), NOOP's ignored parameter string (§4.1.1.9), VRFY with a mailbox (§3.5.1) and with
+// SMTPUTF8 (RFC 6531 §3.7.4.2).
+TEST(ServerSession, TrailingWhitespaceNoopTextVrfyForms) {
+  Srv t;
+  t.ehlo();
+  EXPECT_EQ(t.cmd("NOOP "), 250);
+  ASSERT_FALSE(t.exchanges.empty());
+  ASSERT_TRUE(t.exchanges.back().command.has_value());
+  EXPECT_TRUE(t.exchanges.back().command->tolerances.fired(Tolerance::trailing_whitespace));
+  EXPECT_EQ(t.cmd("RSET \t"), 250);
+  EXPECT_EQ(t.cmd("MAIL FROM:<a@b.example> "), 250);
+  EXPECT_EQ(t.cmd("RCPT TO:<alice@example.test>\t"), 250);
+  EXPECT_EQ(t.cmd("NOOP smtp-harness was here"), 250);
+  EXPECT_EQ(t.cmd("VRFY alice@example.test"), 252);
+  EXPECT_EQ(t.cmd("VRFY postmaster SMTPUTF8"), 252);
+  EXPECT_EQ(t.cmd("VRFY postmaster BOGUS"), 501);
+  EXPECT_EQ(t.cmd("RSET x"), 501);
+  EXPECT_EQ(t.cmd("QUIT "), 221);
+}
+
 TEST(ServerSession, RelayOnlyAfterAuth) {
   Srv t(open_profile());
   t.ehlo();
@@ -664,6 +701,9 @@ TEST(ServerQuirks, VrfyLeaksUsers) {
   EXPECT_EQ(t.cmd("VRFY alice"), 252);
   EXPECT_EQ(t.cmd("VRFY Bob"), 252);
   EXPECT_EQ(t.cmd("VRFY mallory"), 550);
+  EXPECT_EQ(t.cmd("VRFY \"alice\""), 252);
+  EXPECT_EQ(t.cmd("VRFY alice@example.test"), 252);
+  EXPECT_EQ(t.cmd("VRFY mallory@example.test SMTPUTF8"), 550);
   Srv s;
   EXPECT_EQ(s.cmd("VRFY alice"), 252);
   EXPECT_EQ(s.cmd("VRFY mallory"), 252);

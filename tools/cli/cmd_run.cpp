@@ -347,7 +347,8 @@ void register_run(CLI::App& app, int& exit_code) {
   sub->add_option("-j,--jobs", opt->jobs, "scenarios run at once (default 4)")
       ->check(CLI::Range(1, 1024));
   sub->add_option("--filter", opt->filters,
-                  "keep scenarios whose id matches the glob or that have the tag (repeatable)");
+                  "keep scenarios whose id matches the glob or that have the tag (repeatable)")
+      ->allow_extra_args(false);  // one value per --filter: later words are PATHS
   sub->add_option("--report", opt->report, "write the JSON report to FILE (\"-\" = stdout)");
   sub->add_option("--junit", opt->junit, "write JUnit XML to FILE");
   sub->add_option("--timeout", opt->timeout,

@@ -99,6 +99,23 @@ struct Conn {
   std::string target;
 };
 
+/// Milliseconds a scenario spends waiting on purpose (sleeps, "nothing within" windows): the
+/// runner starts the longest first, so that a few slow scenarios do not end the run alone.
+std::uint64_t planned_wait_ms(const scenario::Scenario& s) {
+  std::uint64_t total = 0;
+  for (const scenario::Step& step : s.steps) {
+    if (const auto* sl = std::get_if<scenario::SleepStep>(&step.action)) total += sl->ms;
+    if (const auto* x = std::get_if<scenario::ExpectStep>(&step.action)) {
+      std::uint32_t silence = x->expect.when.nothing_within_ms.value_or(0);
+      for (const scenario::Outcome& o : x->expect.any_of) {
+        silence = std::max(silence, o.when.nothing_within_ms.value_or(0));
+      }
+      total += silence;
+    }
+  }
+  return total;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -788,8 +805,8 @@ void Runner::finished(std::size_t index, report::ScenarioResult result) {
 }
 
 asio::awaitable<void> Runner::worker() {
-  while (!stopping_ && next_ < scenarios_.size()) {
-    const std::size_t index = next_++;
+  while (!stopping_ && next_ < order_.size()) {
+    const std::size_t index = order_[next_++];
     ++running_;
     report::ScenarioResult result;
     std::string internal;
@@ -824,6 +841,14 @@ asio::awaitable<report::Report> Runner::run() {
   rep.target.embedded = config_.embedded;
 
   results_.assign(scenarios_.size(), std::nullopt);
+  order_.resize(scenarios_.size());
+  std::vector<std::uint64_t> waits(scenarios_.size());
+  for (std::size_t i = 0; i < scenarios_.size(); ++i) {
+    order_[i] = i;
+    waits[i] = planned_wait_ms(scenarios_[i]);
+  }
+  std::stable_sort(order_.begin(), order_.end(),
+                   [&waits](std::size_t a, std::size_t b) { return waits[a] > waits[b]; });
   all_done_ = std::make_unique<asio::steady_timer>(executor_, std::chrono::hours(24 * 365));
   workers_ = std::min(config_.jobs, scenarios_.size());
   const std::size_t spawned = workers_;

@@ -4,7 +4,8 @@
 ///        ServerModel oracle, collected into a compliance report.
 ///
 /// One executor (one io_context, one thread), up to `jobs` scenarios at once, each on its own
-/// connection(s). A scenario's steps run in order (scenarios/README.md): bytes go out through
+/// connection(s), those with the longest planned waits (sleeps, "nothing within" windows)
+/// started first; the report lists them in the order given. A scenario's steps run in order (scenarios/README.md): bytes go out through
 /// a ClientSession (smtp/client_session.h: reply parsing, matching, byte-exact transcript,
 /// STARTTLS hand-off, AUTH with redaction), every raw byte exactly as rendered
 /// (scenario/render.h), PipelineMode::always so a step's bytes leave when the step runs.
@@ -128,7 +129,8 @@ class Runner {
   asio::any_io_executor executor_;
   RunConfig config_;
   const std::vector<scenario::Scenario>& scenarios_;
-  std::vector<std::optional<report::ScenarioResult>> results_;
+  std::vector<std::optional<report::ScenarioResult>> results_;  // in scenarios_ order
+  std::vector<std::size_t> order_;  // start order: longest planned waits first
   std::size_t next_ = 0;
   std::size_t done_ = 0;
   std::size_t running_ = 0;

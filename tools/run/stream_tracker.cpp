@@ -71,6 +71,12 @@ void StreamTracker::end_line(std::vector<Pending>& out) {
     Command wide = parse_command_line(text, utf8, 0, line_size_);
     if (cmd.verb == Verb::mail) utf8_ = wide.param("SMTPUTF8") != nullptr;
     if (utf8_) cmd = std::move(wide);
+  } else if (cmd.verb == Verb::vrfy || cmd.verb == Verb::expn) {
+    // RFC 6531 §3.7.4.2: VRFY and EXPN take an SMTPUTF8 parameter of their own.
+    CommandOptions utf8;
+    utf8.smtputf8 = true;
+    Command wide = parse_command_line(text, utf8, 0, line_size_);
+    if (wide.param("SMTPUTF8") != nullptr) cmd = std::move(wide);
   }
   Pending p;
   p.to = ReplyTo::command;

@@ -17,6 +17,9 @@ enum class Tolerance : std::uint8_t {
   /// "MAIL FROM: <a@b>" / "RCPT TO: <a@b>": SP after the colon (RFC 5321 §4.1.2 allows none;
   /// many clients send it). Accepted as if absent.
   space_after_colon,
+  /// "RSET ", "NOOP\t", "MAIL FROM:<a@b> ": SP / HTAB before the CRLF of a command line
+  /// (not in the RFC 5321 §4.1.1 grammar; many clients send it). Ignored.
+  trailing_whitespace,
   count_           ///< number of tolerances (not a tolerance)
 };
 

@@ -76,6 +76,9 @@ class LineFramer {
     scanned_ = 0;
     bare_lf_at_ = bare_cr_at_ = nul_at_ = kNoOffset;
   }
+  /// Whether the framer is dropping the rest of a cut line: buffered() does not start a line.
+  /// (A caller taking clean lines straight from buffered() must then use next_line().)
+  [[nodiscard]] bool in_cut_line() const noexcept { return discarding_; }
   /// Stream offset of the next unconsumed byte.
   [[nodiscard]] std::uint64_t offset() const noexcept { return base_offset_ + pos_; }
   /// Skip `n` stream octets consumed elsewhere (keeps offsets continuous across modes).

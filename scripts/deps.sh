@@ -10,7 +10,8 @@ main_pkgs=(g++ cmake ninja-build pkg-config libasio-dev libssl-dev openssl nlohm
            libcli11-dev libfmt-dev libexpected-dev libvalijson-dev libre2-dev libgtest-dev
            python3)
 test_pkgs=(clang-14 libclang-rt-14-dev llvm-14 libbenchmark-dev python3-jsonschema
-           postfix sasl2-bin libsasl2-modules swaks procps iproute2)
+           postfix sasl2-bin libsasl2-modules swaks libnet-ssleay-perl libdigest-hmac-perl
+           procps iproute2)
 
 case "$what" in
   main) pkgs=("${main_pkgs[@]}") ;;

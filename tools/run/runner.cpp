@@ -86,6 +86,7 @@ struct Conn {
   std::optional<Capabilities> caps;  // of the last 250 to EHLO on this connection
   bool eof = false;                  // the server closed its side
   std::optional<std::string> error;  // the connection is unusable (why)
+  std::string write_failed;          // a write failed; reading may still work
   std::string malformed;             // the ClientSession's "malformed reply" finding
   bool auth_active = false;          // an auth step waits for its final reply
   bool tls = false;
@@ -337,6 +338,12 @@ asio::awaitable<scenario::StepOutcome> ScenarioRun::send_step(std::string bytes,
   if (raw && c.session.transcript().size() > entries) c.raw_entries.push_back(entries);
   for (Pending& p : pending) c.pending.push_back(std::move(p));
   co_await flush(c);
+  if (!c.error && !c.write_failed.empty()) {
+    scenario::StepOutcome out;
+    out.status = report::StepStatus::warned;
+    out.reason = report::one_line("not all bytes were sent: " + c.write_failed);
+    co_return out;
+  }
   co_return scenario::evaluate_action(c.error);
 }
 
@@ -496,6 +503,7 @@ asio::awaitable<scenario::StepOutcome> ScenarioRun::sleep_step(const scenario::S
 std::optional<std::string> ScenarioRun::unusable() const {
   if (!conn_) return "not connected";
   if (conn_->error) return *conn_->error;
+  if (!conn_->write_failed.empty()) return "an earlier write failed: " + conn_->write_failed;
   if (conn_->session.closed()) {
     return conn_->eof ? "the server closed the connection"
                       : "the session is over (the server ended it)";
@@ -562,7 +570,14 @@ asio::awaitable<void> ScenarioRun::flush(Conn& c) {
     const std::string_view out = c.session.pending_output();
     auto written = co_await c.net->write(out);
     if (!written) {
-      c.error = r_.stopping() ? std::string("interrupted") : written.error().message;
+      if (r_.stopping() || written.error().timed_out() || !c.net->is_open()) {
+        c.error = r_.stopping() ? std::string("interrupted") : written.error().message;
+      } else {
+        // The server stopped reading (it closed or reset the connection, e.g. after refusing
+        // an oversized message): what it said before that can still be read.
+        c.write_failed = written.error().message;
+        c.session.consume_output(out.size());
+      }
       break;
     }
     c.session.consume_output(out.size());

@@ -572,6 +572,9 @@ struct Misbehaving {
   Verdict verdict = Verdict::error;
 };
 
+// Test names and listings show the behaviour's name, not the struct's bytes.
+void PrintTo(const Misbehaving& m, std::ostream* os) { *os << m.name; }
+
 class RunMisbehaving : public ::testing::TestWithParam<Misbehaving> {};
 
 TEST_P(RunMisbehaving, EndsInErrorWithReport) {

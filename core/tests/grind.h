@@ -30,6 +30,28 @@ class ExactBuffer {
   std::unique_ptr<char[]> data_;
 };
 
+/// Printable form of bytes for event logs: CR as \\r, LF as \\n, other control and 8-bit
+/// octets as \\xNN. Shared by the parser tests so their logs read alike.
+inline std::string escape(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string o;
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '\r') {
+      o += "\\r";
+    } else if (c == '\n') {
+      o += "\\n";
+    } else if (c < 0x20 || c >= 0x7f) {
+      o += "\\x";
+      o += kHex[c >> 4];
+      o += kHex[c & 15];
+    } else {
+      o += static_cast<char>(c);
+    }
+  }
+  return o;
+}
+
 /// How an input is split into feeds.
 struct Split {
   std::string name;                 ///< "whole", "bytewise", "split@N", "split@N,M"

@@ -10,21 +10,7 @@
 namespace smtp {
 namespace {
 
-std::string esc(std::string_view s) {
-  std::string o;
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '\r') o += "\\r";
-    else if (c == '\n') o += "\\n";
-    else if (c < 0x20 || c >= 0x7f) {
-      static const char* hex = "0123456789abcdef";
-      o += "\\x";
-      o += hex[c >> 4];
-      o += hex[c & 15];
-    } else o += static_cast<char>(c);
-  }
-  return o;
-}
+std::string esc(std::string_view s) { return test::escape(s); }
 
 std::string describe(const Line& l) {
   static const char* endings[] = {"crlf", "lf", "eof", "cut"};
